@@ -1,0 +1,234 @@
+"""Expression syntax trees to Python source, checked against functions, enums and variables.
+
+Each expression becomes one Python expression string that the rule compiler splices
+into a generated function, so per record there is no tree walking and no dispatch:
+just the code the rule means. Everything that can be checked here is (unknown
+functions, arity, enum tables, regexes, variables), and reported at the exact
+character in the rule file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import expr_ast as A
+from .diagnostics import Diagnostic, ExpressionError, Span, did_you_mean
+from .enums import EnumTable
+from .expr_parser import parse
+from .functions import REGISTRY, FunctionSpec
+from .missing import MISSING
+from .model import ExprSource
+
+
+class Namespace:
+    """Constants and helpers the generated code refers to by name."""
+
+    def __init__(self, base: dict[str, Any]):
+        self.values: dict[str, Any] = dict(base)
+        self._ids: dict[int, str] = {}
+
+    def const(self, value: Any, prefix: str = "K") -> str:
+        key = id(value)
+        name = self._ids.get(key)
+        if name is None:
+            name = f"{prefix}{len(self.values)}"
+            self.values[name] = value
+            self._ids[key] = name
+        return name
+
+
+@dataclass
+class Compiled:
+    """One compiled expression: its Python source and what it reads and calls."""
+
+    code: str
+    reads: list[tuple[str, tuple]] = field(default_factory=list)  # (root, segments)
+    calls: set[str] = field(default_factory=set)
+    uses_context: bool = False
+
+
+class ExpressionCompiler:
+    def __init__(self, ns: Namespace, enums: dict[str, EnumTable]):
+        self.ns = ns
+        self.enums = enums
+        self._tmp = 0
+
+    def compile(self, src: ExprSource, variables: dict[str, str]) -> Compiled:
+        """Compile ``src``; ``variables`` maps let names to the Python names holding them."""
+        try:
+            tree = parse(src.text)
+        except ExpressionError as exc:
+            raise ExpressionError(self._locate(src, exc.diagnostic)) from None
+        out = Compiled(code="")
+        try:
+            out.code = self._emit(tree, out, variables, current="c", top=True)
+        except ExpressionError as exc:
+            raise ExpressionError(self._locate(src, exc.diagnostic)) from None
+        return out
+
+    def compile_text(self, text: str, variables: dict[str, str] | None = None) -> Compiled:
+        """Compile a bare expression (tests, examples, the REPL-like `explain`)."""
+        from .yaml_source import MarkedDocument
+
+        doc = MarkedDocument(path="<expr>", data=text, text=text)
+        return self.compile(ExprSource(text, doc, ()), variables or {})
+
+    # -- positions --------------------------------------------------------------------
+    @staticmethod
+    def _locate(src: ExprSource, diag: Diagnostic) -> Diagnostic:
+        span = diag.span or Span("<expr>", 1, 1)
+        if src.doc.path == "<expr>":
+            return diag
+        start = src.position(span.line, span.col)
+        end = None
+        if span.end_col:
+            end = start.col + (span.end_col - span.col)
+        return Diagnostic(diag.code, diag.message, Span(start.path, start.line, start.col, end), diag.hint)
+
+    @staticmethod
+    def _err(node: Any, code: str, message: str, hint: str | None = None) -> ExpressionError:
+        pos = node.pos
+        return ExpressionError(Diagnostic(code, message, Span("<expr>", pos.line, pos.col, pos.end_col), hint))
+
+    def _temp(self) -> str:
+        self._tmp += 1
+        return f"_t{self._tmp}"
+
+    # -- emission ---------------------------------------------------------------------
+    def _emit(self, node: A.Node, out: Compiled, vars_: dict[str, str], current: str, top: bool) -> str:
+        emit = lambda n: self._emit(n, out, vars_, current, top)  # noqa: E731
+        if isinstance(node, A.Literal):
+            return repr(node.value)
+        if isinstance(node, A.Path):
+            return self._path(node, out, vars_, current, top)
+        if isinstance(node, A.Index):
+            return f"_gi({emit(node.target)}, {emit(node.key)})"
+        if isinstance(node, A.ListExpr):
+            if all(isinstance(i, A.Literal) for i in node.items):
+                return self.ns.const([i.value for i in node.items])
+            return f"_mklist(({', '.join(emit(i) for i in node.items)},))"
+        if isinstance(node, A.ObjectExpr):
+            keys = self.ns.const(tuple(k for k, _ in node.items))
+            values = ", ".join(emit(v) for _, v in node.items)
+            return f"_mkobj({keys}, ({values},))"
+        if isinstance(node, A.Unary):
+            return f"(not {emit(node.operand)})"
+        if isinstance(node, A.Binary):
+            return self._binary(node, emit)
+        if isinstance(node, A.Call):
+            return self._call(node, out, vars_, current, top)
+        raise AssertionError(f"unknown node {node!r}")  # pragma: no cover
+
+    def _path(self, node: A.Path, out: Compiled, vars_: dict[str, str], current: str, top: bool) -> str:
+        if node.root == ".":
+            base, known_dict = current, top
+        elif node.root == "$":
+            base, known_dict = "r", True
+        else:
+            name = node.root[1:]
+            if name not in vars_:
+                raise self._err(node, "E117", f"unknown variable '${name}'", did_you_mean(name, vars_))
+            base, known_dict = vars_[name], False
+        if node.root in (".", "$") and (node.root == "$" or top):
+            out.reads.append(("$", node.segments))
+        else:
+            out.reads.append((node.root, node.segments))
+        code = base
+        for seg in node.segments:
+            if isinstance(seg, int):
+                code = f"_gi({code}, {seg})"
+            elif known_dict:
+                code = f"{code}.get({seg!r}, M)"
+            else:
+                code = f"_gk({code}, {seg!r})"
+            known_dict = False
+        return code
+
+    def _binary(self, node: A.Binary, emit) -> str:
+        op = node.op
+        if op == "??":
+            tmp = self._temp()
+            return f"({tmp} if ({tmp} := {emit(node.left)}) is not M and {tmp} is not None else {emit(node.right)})"
+        left, right = emit(node.left), emit(node.right)
+        if op == "or":
+            return f"(True if {left} or {right} else False)"
+        if op == "and":
+            return f"(True if {left} and {right} else False)"
+        if op in ("==", "!="):
+            return f"({left} {op} {right})"
+        if op == "<":
+            return f"_lt({left}, {right})"
+        if op == "<=":
+            return f"_le({left}, {right})"
+        if op == ">":
+            return f"_lt({right}, {left})"
+        if op == ">=":
+            return f"_le({right}, {left})"
+        if op in ("in", "not in"):
+            if isinstance(node.right, A.ListExpr) and all(
+                isinstance(i, A.Literal) and i.value.__class__ in (str, int, float, bool, type(None)) for i in node.right.items
+            ):
+                right = self.ns.const(frozenset(i.value for i in node.right.items))
+            test = f"_in({left}, {right})"
+            return test if op == "in" else f"(not {test})"
+        raise AssertionError(op)  # pragma: no cover
+
+    def _call(self, node: A.Call, out: Compiled, vars_: dict[str, str], current: str, top: bool) -> str:
+        spec = REGISTRY.get(node.name)
+        if spec is None:
+            raise self._err(node, "E105", f"unknown function '{node.name}'", did_you_mean(node.name, REGISTRY))
+        n = len(node.args)
+        if n < spec.min_args or (spec.max_args is not None and n > spec.max_args):
+            raise self._err(node, "E106", f"{spec.name}() takes {spec.arity_text()} argument(s), got {n}")
+        out.calls.add(spec.name)
+        args = [self._arg(spec, i, a, out, vars_, current, top) for i, a in enumerate(node.args)]
+        if spec.takes_context:
+            out.uses_context = True
+            args.insert(0, "ctx")
+        fn = self.ns.const(spec.impl, prefix="F")
+        return f"{fn}({', '.join(args)})"
+
+    def _arg(self, spec: FunctionSpec, i: int, arg: A.Node, out: Compiled, vars_, current: str, top: bool) -> str:
+        if spec.enum_arg == i:
+            if not (isinstance(arg, A.Literal) and isinstance(arg.value, str)):
+                raise self._err(arg, "E111", f"{spec.name}(): argument {i + 1} must be an enum table name in quotes")
+            table = self.enums.get(arg.value)
+            if table is None:
+                raise self._err(arg, "E107", f"unknown enum table '{arg.value}'", did_you_mean(arg.value, self.enums))
+            return self.ns.const(table, prefix="E")
+        if i in spec.literal_args:
+            if not isinstance(arg, A.Literal):
+                raise self._err(arg, "E111", f"{spec.name}(): argument {i + 1} must be a literal")
+            if spec.compile_literal is None:
+                return repr(arg.value)
+            try:
+                value = spec.compile_literal(i, arg.value)
+            except (ValueError, TypeError) as exc:
+                raise self._err(arg, spec.literal_error_code, f"{spec.name}(): {exc}") from None
+            return self.ns.const(value)
+        if i in spec.lambda_args:
+            param = f"{current}_"
+            body = self._emit(arg, out, vars_, current=param, top=False)
+            return f"(lambda {param}: {body})"
+        return self._emit(arg, out, vars_, current, top)
+
+
+
+def base_namespace() -> dict[str, Any]:
+    from . import runtime
+
+    return {
+        "M": MISSING,
+        "_gk": runtime.get_key,
+        "_gi": runtime.get_index,
+        "_in": runtime.is_in,
+        "_lt": runtime.less,
+        "_le": runtime.less_eq,
+        "_mkobj": runtime.make_object,
+        "_mklist": runtime.make_list,
+        "_put": runtime.put,
+        "_fill": runtime.fill,
+        "_attach": runtime.attach,
+        "_fail": runtime.fail,
+    }

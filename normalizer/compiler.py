@@ -1,0 +1,279 @@
+"""Rule definitions to one generated Python function per stream, compiled once.
+
+Per stream the generated function evaluates the stream's lets, then each file's
+guard, lets and rules in order, writing into the output tree, and finally runs the
+passthrough that copies every raw field no rule wrote or consumed. Each assignment
+sits in its own ``try`` (free in CPython 3.11 until something raises), so a rule
+that fails on one record records a warning and everything else still applies.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from .codegen import ExpressionCompiler, Namespace, base_namespace
+from .context import RuleSite
+from .diagnostics import Diagnostic, ExpressionError, RuleLoadError, Span
+from .model import Assignment, ExprSource, RuleDef, RuleFileDef, RuleSource, StreamDef
+
+RESERVED_TARGET_ROOTS = ("normalizer",)
+
+
+@dataclass
+class AssignmentInfo:
+    """What explain reports about one assignment."""
+
+    target: str
+    rule: RuleDef
+    expr: ExprSource
+    reads: list[tuple[str, tuple]]
+    calls: set[str]
+
+
+@dataclass
+class CompiledStream:
+    name: str
+    definition: StreamDef
+    function: Callable[[dict, Any], dict]
+    traced: Callable[[dict, Any], dict]
+    rules: list[RuleDef] = field(default_factory=list)
+    source_code: str = ""
+
+
+@dataclass
+class CompiledRules:
+    streams: list[CompiledStream]
+    dispatch: Callable[[dict, Any], dict]
+    dispatch_traced: Callable[[dict, Any], dict]
+    assignments: list[AssignmentInfo]
+    rules: list[RuleDef]
+
+
+class _Emitter:
+    """Accumulates the lines of one generated function."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.depth = 1
+
+    def line(self, text: str) -> None:
+        self.lines.append("    " * self.depth + text)
+
+    def indent(self) -> None:
+        self.depth += 1
+
+    def dedent(self) -> None:
+        self.depth -= 1
+
+
+def compile_rules(source: RuleSource) -> CompiledRules:
+    """Compile everything; raise RuleLoadError listing every problem found."""
+    diags: list[Diagnostic] = []
+    ns = Namespace(base_namespace())
+    exprs = ExpressionCompiler(ns, source.enums)
+    if not source.streams:
+        raise RuleLoadError([Diagnostic("E113", "no streams defined (streams.yaml is missing from the rules)")])
+    stream_names = {s.name for s in source.streams}
+    for rule_file in source.files:
+        if rule_file.stream not in stream_names:
+            span = rule_file.doc.span(("stream",))
+            from .diagnostics import did_you_mean
+
+            diags.append(Diagnostic("E113", f"unknown stream '{rule_file.stream}'", span, did_you_mean(rule_file.stream, stream_names)))
+    for stream in source.streams:
+        if stream.match is not None:
+            _try_expr(None, exprs, stream.match, {}, diags)
+    infos: list[AssignmentInfo] = []
+    pieces: list[tuple[StreamDef, list[RuleFileDef], list[str], list[str]]] = []
+    for stream in source.streams:
+        files = [f for f in source.files if f.stream == stream.name]
+        plain = _stream_source(stream, files, exprs, ns, diags, infos, trace=False)
+        traced = _stream_source(stream, files, exprs, ns, diags, [], trace=True)
+        pieces.append((stream, files, plain, traced))
+    if diags:
+        raise RuleLoadError(diags)
+    compiled_streams = []
+    for stream, files, plain, traced in pieces:
+        function = _materialize(plain, f"stream_{stream.name}", ns)
+        traced_fn = _materialize(traced, f"stream_{stream.name}", ns)
+        compiled_streams.append(
+            CompiledStream(stream.name, stream, function, traced_fn, [r for f in files for r in f.rules], "\n".join(plain))
+        )
+    dispatch = _dispatcher(source.streams, compiled_streams, exprs, ns, traced=False)
+    dispatch_traced = _dispatcher(source.streams, compiled_streams, exprs, ns, traced=True)
+    return CompiledRules(compiled_streams, dispatch, dispatch_traced, infos, source.active_rules())
+
+
+def _materialize(lines: list[str], name: str, ns: Namespace) -> Callable:
+    code = "\n".join(lines)
+    scope = ns.values  # constants and helpers are globals of the generated code
+    exec(compile(code, f"<rules:{name}>", "exec"), scope)  # noqa: S102 - our own generated source
+    return scope.pop(name)
+
+
+def _try_expr(em: _Emitter | None, exprs: ExpressionCompiler, src: ExprSource, variables: dict[str, str],
+              diags: list[Diagnostic]):
+    try:
+        return exprs.compile(src, variables)
+    except ExpressionError as exc:
+        diags.append(exc.diagnostic)
+        return None
+
+
+def _emit_guarded(em: _Emitter, var: str, code: str, site: str) -> None:
+    """``var = code``, where an exception counts as false and is recorded."""
+    em.line("try:")
+    em.line(f"    {var} = {code}")
+    em.line("except Exception as _e:")
+    em.line(f"    {var} = False")
+    em.line(f"    _fail(ctx, {site}, None, _e)")
+
+
+def _emit_lets(em: _Emitter, exprs: ExpressionCompiler, ns: Namespace, lets: dict[str, ExprSource],
+               variables: dict[str, str], diags: list[Diagnostic]) -> None:
+    """Each let is evaluated once; one that fails reads as MISSING (and is recorded)."""
+    for name, src in lets.items():
+        compiled = _try_expr(em, exprs, src, variables, diags)
+        py = f"v_{name}"
+        if compiled is not None:
+            site = ns.const(RuleSite(f"let {name}", f"{src.span.path}:{src.span.line}"), prefix="S")
+            if compiled.uses_context:
+                em.line(f"ctx.site = {site}")
+            em.line("try:")
+            em.line(f"    {py} = {compiled.code}")
+            em.line("except Exception as _e:")
+            em.line(f"    {py} = M")
+            em.line(f"    _fail(ctx, {site}, None, _e)")
+        variables[name] = py
+
+
+def _stream_source(stream: StreamDef, files: list[RuleFileDef], exprs: ExpressionCompiler, ns: Namespace,
+                   diags: list[Diagnostic], infos: list[AssignmentInfo], trace: bool) -> list[str]:
+    prefix = tuple(stream.passthrough.split("."))
+    em = _Emitter()
+    variables: dict[str, str] = {}
+    consumers = any(r.drop or any(a.consumes for a in r.assignments) for f in files for r in f.rules)
+    em.line("c = r")
+    em.line("P = {}")
+    em.line("out = {}")
+    em.line("owned = set()")
+    em.line("cons = set()" if consumers else "cons = None")
+    _emit_lets(em, exprs, ns, stream.lets, variables, diags)
+    report = diags if not trace else []
+    for rule_file in files:
+        file_vars = dict(variables)
+        guard = "True"
+        if rule_file.match is not None:
+            compiled = _try_expr(em, exprs, rule_file.match, file_vars, report)
+            if compiled is None:
+                continue
+            site = ns.const(RuleSite(f"match {rule_file.path}", str(rule_file.match.span)), prefix="S")
+            if compiled.uses_context:
+                em.line(f"ctx.site = {site}")
+            _emit_guarded(em, "g", compiled.code, site)
+            guard = "g"
+        em.line(f"if {guard}:  # {rule_file.path}")
+        em.indent()
+        em.line("pass")
+        _emit_lets(em, exprs, ns, rule_file.lets, file_vars, report)
+        for rule in rule_file.rules:
+            _emit_rule(em, exprs, ns, rule, prefix, file_vars, report, infos, trace)
+        em.dedent()
+    em.line("_fill(P, r, cons)")
+    if trace:
+        em.line("ctx.trace.append(('passthrough', None, None))")
+    em.line(f"_attach(out, {prefix!r}, P)")
+    em.line("return out")
+    return [f"def stream_{stream.name}(r, ctx):"] + em.lines
+
+
+def _emit_rule(em: _Emitter, exprs: ExpressionCompiler, ns: Namespace, rule: RuleDef, prefix: tuple,
+               variables: dict[str, str], diags: list[Diagnostic], infos: list[AssignmentInfo], trace: bool) -> None:
+    site = ns.const(RuleSite(rule.id, rule.source), prefix="S")
+    compiled_when = None
+    if rule.when is not None:
+        compiled_when = _try_expr(em, exprs, rule.when, variables, diags)
+        if compiled_when is None:
+            return
+    compiled_assignments = []
+    for assignment in rule.assignments:
+        target_ok = _check_target(assignment, rule, diags)
+        compiled = _try_expr(em, exprs, assignment.expr, variables, diags)
+        if compiled is not None and target_ok:
+            compiled_assignments.append((assignment, compiled))
+            infos.append(AssignmentInfo(assignment.target, rule, assignment.expr, compiled.reads, compiled.calls))
+    uses_ctx = (compiled_when is not None and compiled_when.uses_context) or any(c.uses_context for _, c in compiled_assignments)
+    em.line(f"# rule {rule.id} ({rule.source})")
+    if uses_ctx:
+        em.line(f"ctx.site = {site}")
+    if compiled_when is not None:
+        _emit_guarded(em, "w", compiled_when.code, site)
+        if trace:
+            em.line(f"ctx.trace.append(('rule', {site}, bool(w)))")
+        em.line("if w:")
+    else:
+        if trace:
+            em.line(f"ctx.trace.append(('rule', {site}, True))")
+        em.line("if True:")
+    em.indent()
+    em.line("pass")
+    if rule.drop:
+        em.line(f"cons.update({ns.const(frozenset(rule.drop))})")
+    for assignment, compiled in compiled_assignments:
+        path = tuple(assignment.target.split("."))
+        if path[: len(prefix)] == prefix and len(path) > len(prefix):
+            container, rel = "P", path[len(prefix):]
+        else:
+            container, rel = "out", path
+        em.line("try:")
+        em.indent()
+        em.line(f"_v = {compiled.code}")
+        em.line("if _v is not M:")
+        em.indent()
+        if len(rel) == 1:
+            em.line(f"{container}[{rel[0]!r}] = _v")
+        else:
+            em.line(f"_put({container}, {rel!r}, _v, owned)")
+        if assignment.consumes:
+            roots = frozenset(seg[0] for root, seg in compiled.reads if root == "$" and seg and isinstance(seg[0], str))
+            if roots:
+                em.line(f"cons.update({ns.const(roots)})")
+        if trace:
+            em.line(f"ctx.trace.append(('set', {site}, {assignment.target!r}))")
+        em.dedent()
+        em.dedent()
+        em.line("except Exception as _e:")
+        em.line(f"    _fail(ctx, {site}, {assignment.target!r}, _e)")
+    em.dedent()
+
+
+def _check_target(assignment: Assignment, rule: RuleDef, diags: list[Diagnostic]) -> bool:
+    root = assignment.target.split(".", 1)[0]
+    if root in RESERVED_TARGET_ROOTS:
+        span = rule.file.doc.span(assignment.expr.at, key=True)
+        diags.append(Diagnostic("E110", f"target '{assignment.target}' is reserved for the engine", span))
+        return False
+    return True
+
+
+def _dispatcher(streams: list[StreamDef], compiled: list[CompiledStream], exprs: ExpressionCompiler,
+                ns: Namespace, traced: bool) -> Callable:
+    em = _Emitter()
+    diags: list[Diagnostic] = []
+    for stream, cs in zip(streams, compiled):
+        fn = ns.const(cs.traced if traced else cs.function, prefix="T")
+        if stream.match is None:
+            em.line(f"return {fn}(r, ctx)")
+            break
+        code = exprs.compile(stream.match, {}).code
+        site = ns.const(RuleSite(f"stream {stream.name}", str(stream.span)), prefix="S")
+        em.line("c = r")
+        _emit_guarded(em, "g", code, site)
+        em.line(f"if g: return {fn}(r, ctx)")
+    else:
+        last = ns.const(compiled[-1].traced if traced else compiled[-1].function, prefix="T")
+        em.line("ctx.site = None")
+        em.line(f"ctx.warn('W304', 'record matched no stream; normalized as {compiled[-1].name}')")
+        em.line(f"return {last}(r, ctx)")
+    return _materialize(["def dispatch(r, ctx):"] + em.lines, "dispatch", ns)

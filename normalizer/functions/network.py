@@ -1,0 +1,101 @@
+"""IP addresses as Microsoft 365 writes them: with ports, brackets, IPv4-mapped
+IPv6 prefixes, zones, or inside ``host (address)``."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Any
+
+from ..missing import MISSING
+from .registry import Example, register
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+_BRACKETED = re.compile(r"\[([^\[\]]+)\](?::([0-9]{1,5}))?")
+# Without brackets, a port is only unambiguous after a dotted IPv4 tail ("1.2.3.4:80", "::ffff:1.2.3.4:80").
+_DOTTED_WITH_PORT = re.compile(r"([0-9A-Fa-f:.]*[0-9]\.[0-9]+):([0-9]{1,5})")
+_PARENTHESIZED = re.compile(r"[^()]*\(([^()]*)\)")  # "host (1.2.3.4)"
+
+
+def _address(text: str) -> IPAddress | None:
+    text = text.strip().split("%", 1)[0]  # drop an IPv6 zone such as %eth0
+    try:
+        ip = ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    return ip
+
+
+def _port(digits: str | None) -> int | None:
+    if digits is None:
+        return None
+    port = int(digits)
+    return port if port <= 65535 else -1
+
+
+def parse_endpoint(value: str) -> tuple[IPAddress, int | None] | None:
+    """Split an address string into (ip, port or None); None when it holds no valid IP."""
+    text = value.strip()
+    paren = _PARENTHESIZED.fullmatch(text)
+    if paren:
+        text = paren.group(1).strip()
+    ip = _address(text)
+    if ip is not None:
+        return ip, None
+    match = _BRACKETED.fullmatch(text) or _DOTTED_WITH_PORT.fullmatch(text)
+    if not match:
+        return None
+    ip, port = _address(match.group(1)), _port(match.group(2))
+    if ip is None or port == -1:
+        return None
+    return ip, port
+
+
+@register(
+    "clean_ip",
+    args=1,
+    category="network",
+    doc="The canonical IP address inside a value (port, brackets, ::ffff: prefix, zone and "
+    "'host (ip)' removed); absent if there is none.",
+    examples=[
+        Example("clean_ip(.ip)", {"ip": "20.190.128.5"}, "20.190.128.5"),
+        Example("clean_ip(.ip)", {"ip": "20.190.128.5:52114"}, "20.190.128.5"),
+        Example("clean_ip(.ip)", {"ip": "[2001:DB8:0::1]:443"}, "2001:db8::1"),
+        Example("clean_ip(.ip)", {"ip": "::ffff:10.1.2.3"}, "10.1.2.3"),
+        Example("clean_ip(.ip)", {"ip": "[::FFFF:10.1.2.3]:80"}, "10.1.2.3"),
+        Example("clean_ip(.ip)", {"ip": "mail.contoso.com (203.0.113.7)"}, "203.0.113.7"),
+        Example("clean_ip(.ip)", {"ip": "DB9PR04MB8462 (15.20.8005.017)"}, MISSING),
+        Example("clean_ip(.ip)", {"ip": " fe80::1%eth0 "}, "fe80::1"),
+        Example("clean_ip(.ip)", {"ip": ""}, MISSING),
+        Example("clean_ip(.ip)", {"ip": None}, None),
+    ],
+)
+def clean_ip(x: Any) -> Any:
+    if x is MISSING or x is None:
+        return x
+    parsed = parse_endpoint(x) if isinstance(x, str) else None
+    return MISSING if parsed is None else str(parsed[0])
+
+
+@register(
+    "ip_port",
+    args=1,
+    category="network",
+    doc="The port carried with an IP address ('1.2.3.4:80', '[::1]:443') as an int; absent if none.",
+    examples=[
+        Example("ip_port(.ip)", {"ip": "20.190.128.5:52114"}, 52114),
+        Example("ip_port(.ip)", {"ip": "[2001:db8::1]:443"}, 443),
+        Example("ip_port(.ip)", {"ip": "20.190.128.5"}, MISSING),
+        Example("ip_port(.ip)", {"ip": "not an ip:80"}, MISSING),
+    ],
+)
+def ip_port(x: Any) -> Any:
+    if x is MISSING or x is None:
+        return x
+    parsed = parse_endpoint(x) if isinstance(x, str) else None
+    if parsed is None or parsed[1] is None:
+        return MISSING
+    return parsed[1]

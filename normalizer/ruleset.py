@@ -1,0 +1,80 @@
+"""The public entry point: load, compile and apply a rule set.
+
+``load_ruleset()`` reads the built-in rules plus any overlay directories, compiles
+them once, and returns a ``Ruleset`` whose ``normalize()`` turns one raw record
+(a dict) into its normalized form.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+from .compiler import CompiledRules, compile_rules
+from .context import Options, RecordContext
+from .diagnostics import RuleLoadError
+from .loader import load_sources
+from .model import RuleSource
+from .resources import builtin_rules_dir
+from .runtime import flatten
+
+
+class _TraceContext(RecordContext):
+    __slots__ = ("trace",)
+
+    def reset(self) -> None:
+        super().reset()
+        self.trace = []
+
+
+@dataclass
+class Ruleset:
+    source: RuleSource
+    compiled: CompiledRules
+    options: Options
+
+    def __post_init__(self) -> None:
+        self._ctx = RecordContext(self.options)
+        self._dispatch = self.compiled.dispatch
+
+    def normalize(self, record: dict) -> dict:
+        """One raw record (a JSON object) to its normalized, nested form."""
+        ctx = self._ctx
+        ctx.reset()
+        tree = self._dispatch(record, ctx)
+        if ctx.warnings:
+            tree["normalizer"] = {"warnings": ctx.warnings}
+        return tree
+
+    def normalize_flat(self, record: dict) -> dict:
+        """One raw record to flat dotted keys (the default output shape)."""
+        return flatten(self.normalize(record))
+
+    def trace(self, record: dict) -> tuple[dict, list[tuple]]:
+        """Normalize with provenance: the output tree and the trace of guards and writes."""
+        ctx = _TraceContext(self.options)
+        ctx.reset()
+        tree = self.compiled.dispatch_traced(record, ctx)
+        if ctx.warnings:
+            tree["normalizer"] = {"warnings": ctx.warnings}
+        return tree, ctx.trace
+
+    @property
+    def rule_count(self) -> int:
+        return len(self.compiled.rules)
+
+
+def rule_layers(overlays: Iterable[str | Path] = (), builtin: bool = True) -> list[Path]:
+    layers = [builtin_rules_dir()] if builtin else []
+    layers.extend(Path(p) for p in overlays)
+    return layers
+
+
+def load_ruleset(overlays: Iterable[str | Path] = (), *, builtin: bool = True, options: Options | None = None) -> Ruleset:
+    """Load and compile the rules. Raises RuleLoadError with every diagnostic found."""
+    source, diags = load_sources(rule_layers(overlays, builtin))
+    if diags:
+        raise RuleLoadError(diags)
+    compiled = compile_rules(source)
+    return Ruleset(source, compiled, options or Options())

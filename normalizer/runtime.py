@@ -1,0 +1,151 @@
+"""Helpers the generated rule code calls per record, and output flattening.
+
+Generated code inlines the common cases (a field read, a single-level write); these
+helpers cover the rest. They never raise on odd data: a missing or mistyped value
+reads as MISSING, and comparisons between incomparable values are simply false.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .diagnostics import RuleRuntimeError
+from .missing import MISSING
+
+M = MISSING
+
+
+def get_key(obj: Any, key: str) -> Any:
+    """``obj[key]`` for an object, else MISSING."""
+    if obj.__class__ is dict:
+        return obj.get(key, M)
+    return M
+
+
+def get_index(obj: Any, index: Any) -> Any:
+    """``obj[index]`` for a list (negative counts from the end) or an object key, else MISSING."""
+    cls = obj.__class__
+    if cls is list and index.__class__ is int:
+        try:
+            return obj[index]
+        except IndexError:
+            return M
+    if cls is dict and index.__class__ is str:
+        return obj.get(index, M)
+    return M
+
+
+def is_in(value: Any, container: Any) -> bool:
+    if value is M or container is M or container is None:
+        return False
+    try:
+        return value in container
+    except TypeError:
+        return False
+
+
+def less(a: Any, b: Any) -> bool:
+    try:
+        return a is not M and b is not M and a is not None and b is not None and a < b
+    except TypeError:
+        return False
+
+
+def less_eq(a: Any, b: Any) -> bool:
+    try:
+        return a is not M and b is not M and a is not None and b is not None and a <= b
+    except TypeError:
+        return False
+
+
+def make_object(keys: tuple, values: tuple) -> dict:
+    """An object literal; members whose value is MISSING are left out."""
+    return {k: v for k, v in zip(keys, values) if v is not M}
+
+
+def make_list(values: tuple) -> list:
+    return [v for v in values if v is not M]
+
+
+def put(container: dict, path: tuple, value: Any, owned: set) -> None:
+    """Write ``value`` at ``path`` below ``container``, creating objects on the way.
+
+    A nested object the rules did not create (for example one read from the record)
+    is copied before it is written into, so rules never modify the input record.
+    """
+    node = container
+    for key in path[:-1]:
+        child = node.get(key)
+        if child.__class__ is not dict:
+            child = {}
+            node[key] = child
+            owned.add(id(child))
+        elif id(child) not in owned:
+            child = dict(child)
+            node[key] = child
+            owned.add(id(child))
+        node = child
+    node[path[-1]] = value
+
+
+def fill(target: dict, record: dict, consumed: Any) -> None:
+    """The passthrough: copy every raw field no rule wrote or consumed; rules win."""
+    for key, value in record.items():
+        if consumed and key in consumed:
+            continue
+        present = target.get(key, M)
+        if present is M:
+            target[key] = value
+        elif present.__class__ is dict and value.__class__ is dict and present is not value:
+            _fill_missing(present, value)
+
+
+def _fill_missing(target: dict, source: dict) -> None:
+    for key, value in source.items():
+        present = target.get(key, M)
+        if present is M:
+            target[key] = value
+        elif present.__class__ is dict and value.__class__ is dict and present is not value:
+            _fill_missing(present, value)
+
+
+def attach(out: dict, path: tuple, node: dict) -> None:
+    """Hang the stream's passthrough object at its prefix (merging with rule writes there)."""
+    parent = out
+    for key in path[:-1]:
+        child = parent.get(key)
+        if child.__class__ is not dict:
+            child = {}
+            parent[key] = child
+        parent = child
+    existing = parent.get(path[-1])
+    if existing.__class__ is dict and existing:
+        existing.update(node)
+    else:
+        parent[path[-1]] = node
+
+
+def fail(ctx: Any, site: Any, target: str | None, exc: BaseException) -> None:
+    """Record a rule that failed on this record; the record and the other rules go on."""
+    if isinstance(exc, RuleRuntimeError):
+        code, message = exc.code, exc.message
+    else:
+        code, message = "E200", f"{type(exc).__name__}: {exc}"
+    ctx.site = site
+    ctx.warn(code, message, target)
+
+
+def flatten(tree: dict) -> dict:
+    """Nested output to flat dotted keys. Lists and empty objects are kept as values."""
+    flat: dict = {}
+    _flatten_into(flat, "", tree)
+    return flat
+
+
+def _flatten_into(flat: dict, prefix: str, node: dict) -> None:
+    for key, value in node.items():
+        name = prefix + key
+        if value.__class__ is dict and value:
+            _flatten_into(flat, name + ".", value)
+        else:
+            flat[name] = value
