@@ -194,8 +194,6 @@ def _emit_rule(em: _Emitter, exprs: ExpressionCompiler, ns: Namespace, rule: Rul
     compiled_when = None
     if rule.when is not None:
         compiled_when = _try_expr(em, exprs, rule.when, variables, diags)
-        if compiled_when is None:
-            return
     compiled_assignments = []
     for assignment in rule.assignments:
         target_ok = _check_target(assignment, rule, diags)
@@ -203,6 +201,8 @@ def _emit_rule(em: _Emitter, exprs: ExpressionCompiler, ns: Namespace, rule: Rul
         if compiled is not None and target_ok:
             compiled_assignments.append((assignment, compiled))
             infos.append(AssignmentInfo(assignment.target, rule, assignment.expr, compiled.reads, compiled.calls))
+    if rule.when is not None and compiled_when is None:
+        return  # reported; the generated code is discarded anyway
     uses_ctx = (compiled_when is not None and compiled_when.uses_context) or any(c.uses_context for _, c in compiled_assignments)
     em.line(f"# rule {rule.id} ({rule.source})")
     if uses_ctx:

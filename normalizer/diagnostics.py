@@ -124,9 +124,10 @@ class RuleLoadError(NormalizerError):
     """Rules failed to load or compile; carries every diagnostic found."""
 
     diagnostics: list[Diagnostic] = field(default_factory=list)
+    sources: dict[str, list[str]] = field(default_factory=dict)  # display path -> lines
 
     def __str__(self) -> str:
-        cache: dict[str, list[str]] = {}
+        cache = dict(self.sources)
         return "\n".join(d.render(cache) for d in self.diagnostics)
 
 

@@ -29,26 +29,33 @@ def rule_files(directory: FilePath) -> list[FilePath]:
     return sorted(p for p in directory.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
 
 
-def load_sources(layers: Iterable[FilePath]) -> tuple[RuleSource, list[Diagnostic]]:
+def load_sources(layers: Iterable[tuple[FilePath, str]]) -> tuple[RuleSource, list[Diagnostic]]:
+    """Load each (directory, display name) layer; the display name prefixes paths in messages."""
     source = RuleSource()
     diags: list[Diagnostic] = []
     rule_owner: dict[str, RuleDef] = {}
-    for layer, directory in enumerate(layers):
+    for layer, (directory, display) in enumerate(layers):
         directory = FilePath(directory)
         if not directory.is_dir():
-            diags.append(Diagnostic("E100", f"rule directory not found: {directory}", Span(str(directory), 1, 1)))
+            diags.append(Diagnostic("E100", f"rule directory not found: {display}", Span(display, 1, 1)))
             continue
         seen_rules: dict[str, RuleDef] = {}
         seen_enums: dict[str, str] = {}
         seen_streams: dict[str, Span] = {}
         new_streams: list[StreamDef] = []
         for path in rule_files(directory):
-            doc, file_diags = load_marked(str(path))
+            shown = f"{display.rstrip('/')}/{path.relative_to(directory).as_posix()}"
+            doc, file_diags = load_marked(str(path), display=shown)
             diags.extend(file_diags)
+            if doc is not None:
+                source.texts[shown] = doc.text.splitlines()
             if doc is None:
                 continue
             kind = _kind_of(doc, diags)
-            if kind is None or not _validate(doc, kind, diags):
+            if kind is None:
+                continue
+            broken = _validate(doc, kind, diags)
+            if broken is None:
                 continue
             if kind == "enum":
                 _add_enum(source, doc, seen_enums, diags)
@@ -60,7 +67,7 @@ def load_sources(layers: Iterable[FilePath]) -> tuple[RuleSource, list[Diagnosti
                     seen_streams[stream.name] = stream.span
                     new_streams.append(stream)
             else:
-                rule_file = _rule_file_of(doc, layer)
+                rule_file = _rule_file_of(doc, layer, skip=broken)
                 source.files.append(rule_file)
                 for rule in rule_file.rules:
                     if rule.id in seen_rules:
@@ -89,16 +96,25 @@ def _kind_of(doc: MarkedDocument, diags: list[Diagnostic]) -> str | None:
     return None
 
 
-def _validate(doc: MarkedDocument, kind: str, diags: list[Diagnostic]) -> bool:
-    schema = load_schema(_KINDS[kind])
-    validator = Draft202012Validator(schema)
+def _validate(doc: MarkedDocument, kind: str, diags: list[Diagnostic]) -> set[int] | None:
+    """Validate against the kind's schema. Returns the indexes of broken rules, or None
+    when the file as a whole is unusable. Rules that are fine still get compiled, so
+    one run reports schema and expression problems together."""
+    validator = Draft202012Validator(load_schema(_KINDS[kind]))
     code = "E112" if kind == "enum" else "E103"
     found = []
+    broken_rules: set[int] = set()
+    whole_file = False
     for error in validator.iter_errors(doc.data):
         found.append(_schema_diagnostic(doc, error, code))
+        path = tuple(error.absolute_path)
+        if kind == "rules" and len(path) >= 2 and path[0] == "rules" and isinstance(path[1], int):
+            broken_rules.add(path[1])
+        else:
+            whole_file = True
     found.sort(key=lambda d: (d.span.line, d.span.col) if d.span else (0, 0))
     diags.extend(found)
-    return not found
+    return None if whole_file else broken_rules
 
 
 def _schema_diagnostic(doc: MarkedDocument, error: Any, code: str) -> Diagnostic:
@@ -137,7 +153,7 @@ def _lets(doc: MarkedDocument, at: tuple, data: dict | None) -> dict[str, ExprSo
     return {name: _expr(doc, at + (name,), value) for name, value in (data or {}).items()}
 
 
-def _rule_file_of(doc: MarkedDocument, layer: int) -> RuleFileDef:
+def _rule_file_of(doc: MarkedDocument, layer: int, skip: set[int] = frozenset()) -> RuleFileDef:
     data = doc.data
     rule_file = RuleFileDef(
         path=doc.path,
@@ -149,6 +165,8 @@ def _rule_file_of(doc: MarkedDocument, layer: int) -> RuleFileDef:
         lets=_lets(doc, ("let",), data.get("let")),
     )
     for i, raw in enumerate(data["rules"]):
+        if i in skip:
+            continue
         at = ("rules", i)
         rule = RuleDef(
             id=raw["id"],

@@ -80,6 +80,7 @@ class RuleSource:
     streams: list[StreamDef] = field(default_factory=list)
     files: list[RuleFileDef] = field(default_factory=list)
     enums: dict[str, EnumTable] = field(default_factory=dict)
+    texts: dict[str, list[str]] = field(default_factory=dict)  # display path -> source lines
 
     def active_rules(self) -> list[RuleDef]:
         return [rule for f in self.files for rule in f.rules if not rule.disabled]

@@ -65,16 +65,22 @@ class Ruleset:
         return len(self.compiled.rules)
 
 
-def rule_layers(overlays: Iterable[str | Path] = (), builtin: bool = True) -> list[Path]:
-    layers = [builtin_rules_dir()] if builtin else []
-    layers.extend(Path(p) for p in overlays)
+def rule_layers(overlays: Iterable[str | Path] = (), builtin: bool = True) -> list[tuple[Path, str]]:
+    """The rule directories in precedence order, each with the name shown in messages."""
+    layers = [(builtin_rules_dir(), "rules")] if builtin else []
+    layers.extend((Path(p), str(p)) for p in overlays)
     return layers
 
 
 def load_ruleset(overlays: Iterable[str | Path] = (), *, builtin: bool = True, options: Options | None = None) -> Ruleset:
     """Load and compile the rules. Raises RuleLoadError with every diagnostic found."""
     source, diags = load_sources(rule_layers(overlays, builtin))
-    if diags:
-        raise RuleLoadError(diags)
-    compiled = compile_rules(source)
+    compiled = None
+    try:
+        compiled = compile_rules(source)
+    except RuleLoadError as exc:
+        diags.extend(exc.diagnostics)
+    if diags or compiled is None:
+        diags.sort(key=lambda d: (d.span.path, d.span.line, d.span.col) if d.span else ("", 0, 0))
+        raise RuleLoadError(diags, source.texts)
     return Ruleset(source, compiled, options or Options())

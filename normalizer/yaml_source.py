@@ -53,8 +53,9 @@ class MarkedDocument:
         node = table.get(probe)
         if node is None:
             return Span(self.path, 1, 1)
-        mark = node.start_mark
-        return Span(self.path, mark.line + 1, mark.column + 1)
+        mark, end = node.start_mark, node.end_mark
+        end_col = end.column + 1 if isinstance(node, yaml.ScalarNode) and end.line == mark.line else None
+        return Span(self.path, mark.line + 1, mark.column + 1, end_col)
 
     def scalar_text(self, at: Path) -> str | None:
         """The source text of the scalar at ``at`` (expressions are read verbatim)."""
@@ -104,11 +105,16 @@ def _block_indent(buffer: str, pointer: int) -> int:
         return j - i
 
 
-def load_marked(path: str, text: str | None = None) -> tuple[MarkedDocument | None, list[Diagnostic]]:
-    """Load one YAML file. Returns the document (None if unusable) and any diagnostics."""
+def load_marked(path: str, text: str | None = None, display: str | None = None) -> tuple[MarkedDocument | None, list[Diagnostic]]:
+    """Load one YAML file. Returns the document (None if unusable) and any diagnostics.
+
+    ``display`` is the name used in messages (built-in rules show as ``rules/...``).
+    """
+    real = path
+    path = display or path
     if text is None:
         try:
-            with open(path, encoding="utf-8") as fh:
+            with open(real, encoding="utf-8") as fh:
                 text = fh.read()
         except (OSError, UnicodeDecodeError) as exc:
             return None, [Diagnostic("E100", f"cannot read rule file: {exc}", Span(path, 1, 1))]

@@ -602,7 +602,8 @@ def test_modified_properties_basic():
 def test_modified_properties_parses_json_values():
     new = '[{"Default": true, "MethodType": 7}]'
     got = call("modified_properties", [{"Name": "M", "NewValue": new, "OldValue": "{broken"}])
-    assert got == {"M": {"NewValue": new, "NewValueParsed": [{"Default": True, "MethodType": 7}], "OldValue": "{broken"}}
+    parsed = [{"Default": True, "MethodType": 7}]
+    assert got == {"M": {"NewValue": new, "NewValueParsed": parsed, "OldValue": "{broken"}}
     got = call("modified_properties", [{"Name": "M", "NewValue": "42", "OldValue": '{"a":1}'}])
     assert got == {"M": {"NewValue": "42", "OldValue": '{"a":1}', "OldValueParsed": {"a": 1}}}
 

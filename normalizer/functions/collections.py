@@ -288,7 +288,10 @@ def keys(obj: Any) -> Any:
     args=1,
     category="collections",
     doc="The values of an object, in order.",
-    examples=[Example("values(.o)", {"o": {"a": 1, "b": 2}}, [1, 2]), Example("values(.o)", {"o": "x"}, Raises("E202"))],
+    examples=[
+        Example("values(.o)", {"o": {"a": 1, "b": 2}}, [1, 2]),
+        Example("values(.o)", {"o": "x"}, Raises("E202")),
+    ],
 )
 def values(obj: Any) -> Any:
     if obj is MISSING or obj is None:

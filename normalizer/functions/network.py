@@ -29,13 +29,6 @@ def _address(text: str) -> IPAddress | None:
     return ip
 
 
-def _port(digits: str | None) -> int | None:
-    if digits is None:
-        return None
-    port = int(digits)
-    return port if port <= 65535 else -1
-
-
 def parse_endpoint(value: str) -> tuple[IPAddress, int | None] | None:
     """Split an address string into (ip, port or None); None when it holds no valid IP."""
     text = value.strip()
@@ -48,8 +41,9 @@ def parse_endpoint(value: str) -> tuple[IPAddress, int | None] | None:
     match = _BRACKETED.fullmatch(text) or _DOTTED_WITH_PORT.fullmatch(text)
     if not match:
         return None
-    ip, port = _address(match.group(1)), _port(match.group(2))
-    if ip is None or port == -1:
+    ip = _address(match.group(1))
+    port = None if match.group(2) is None else int(match.group(2))
+    if ip is None or (port is not None and port > 65535):
         return None
     return ip, port
 

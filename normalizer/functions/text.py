@@ -1,7 +1,7 @@
 """String functions and regular expressions.
 
 Every function passes an absent first argument through as absent and null as null;
-any other non-string input is a type error (E202).
+a value of the wrong type (a number where a string is expected, say) is E202.
 """
 
 from __future__ import annotations

@@ -42,7 +42,10 @@ def _bad(x: Any) -> RuleRuntimeError:
 
 
 def _format(dt: datetime, fraction: str = "") -> str:
-    """``YYYY-MM-DDTHH:MM:SS[.fraction]Z`` for a naive UTC datetime (no strftime: it drops zero padding of small years)."""
+    """``YYYY-MM-DDTHH:MM:SS[.fraction]Z`` for a naive UTC datetime.
+
+    Formatted by hand: strftime does not zero-pad years before 1000 on every platform.
+    """
     text = (
         f"{dt.year:04d}-{dt.month:02d}-{dt.day:02d}"
         f"T{dt.hour:02d}:{dt.minute:02d}:{dt.second:02d}"
