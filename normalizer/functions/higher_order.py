@@ -67,6 +67,7 @@ def filter_(value, fn):
     args=2,
     lambda_args=(1,),
     category="lists",
+    accepts_missing=True,
     doc="True when the second argument is true for at least one list element.",
     examples=[
         Example('any(.xs, . == "b")', {"xs": ["a", "b"]}, True),
@@ -84,6 +85,7 @@ def any_(value, fn):
     args=2,
     lambda_args=(1,),
     category="lists",
+    accepts_missing=True,
     doc="True when the second argument is true for every list element (false for a missing list).",
     examples=[
         Example('all(.xs, . > 0)', {"xs": [1, 2]}, True),

@@ -1,0 +1,1 @@
+"""The ``o365norm`` command line: normalize, check, explain, rules test."""
