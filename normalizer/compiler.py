@@ -263,17 +263,20 @@ def _dispatcher(streams: list[StreamDef], compiled: list[CompiledStream], exprs:
     diags: list[Diagnostic] = []
     for stream, cs in zip(streams, compiled):
         fn = ns.const(cs.traced if traced else cs.function, prefix="T")
+        note = f"ctx.trace.append(('stream', {stream.name!r}, None)); " if traced else ""
         if stream.match is None:
-            em.line(f"return {fn}(r, ctx)")
+            em.line(f"{note}return {fn}(r, ctx)")
             break
         code = exprs.compile(stream.match, {}).code
         site = ns.const(RuleSite(f"stream {stream.name}", str(stream.span)), prefix="S")
         em.line("c = r")
         _emit_guarded(em, "g", code, site)
-        em.line(f"if g: return {fn}(r, ctx)")
+        em.line(f"if g: {note}return {fn}(r, ctx)")
     else:
         last = ns.const(compiled[-1].traced if traced else compiled[-1].function, prefix="T")
         em.line("ctx.site = None")
+        if traced:
+            em.line(f"ctx.trace.append(('stream', {compiled[-1].name!r}, None))")
         em.line(f"ctx.warn('W304', 'record matched no stream; normalized as {compiled[-1].name}')")
         em.line(f"return {last}(r, ctx)")
     return _materialize(["def dispatch(r, ctx):"] + em.lines, "dispatch", ns)

@@ -1,0 +1,145 @@
+"""``o365norm normalize``: raw records in (files or stdin), normalized NDJSON out.
+
+Streaming end to end: records are read, normalized and written one at a time, so
+memory stays flat however large the input. Every record comes out, or is written
+to the rejects sink with its source, line and reason; nothing is dropped silently.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import dataclass
+from typing import BinaryIO
+
+import orjson
+
+from ..readers import Reject, open_input, read_records
+from ..runtime import flatten
+from . import exit_codes
+from .common import add_rule_options, load_rules
+
+_DUMP_OPTS = orjson.OPT_SORT_KEYS | orjson.OPT_APPEND_NEWLINE
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "normalize",
+        help="normalize raw records (default command)",
+        description="Read raw Microsoft 365 audit records or message-trace rows and write one normalized "
+        "JSON object per line. Input: NDJSON, a JSON array (a Management Activity API content blob), "
+        "OData envelopes ({\"value\": [...]}, {\"d\": {\"results\": [...]}}), optionally gzipped.",
+    )
+    p.add_argument("files", nargs="*", metavar="FILE", help="input files; none or '-' reads stdin")
+    p.add_argument("-o", "--output", metavar="FILE", help="write records here instead of stdout")
+    p.add_argument("--rejects", metavar="FILE", help="write rejected input here as JSON lines (default: stderr)")
+    p.add_argument("--nested", action="store_true", help="write nested objects instead of flat dotted keys")
+    p.add_argument("--strict", action="store_true", help="stop with exit code 4 at the first rule that fails on a record")
+    p.add_argument("-q", "--quiet", action="store_true", help="no summary line on stderr")
+    add_rule_options(p)
+    p.set_defaults(func=run)
+
+
+@dataclass
+class Counts:
+    records_in: int = 0
+    records_out: int = 0
+    rejected: int = 0
+    with_warnings: int = 0
+
+    def summary(self) -> str:
+        return (
+            f"o365norm: {self.records_in} records in, {self.records_out} out, "
+            f"{self.rejected} rejected, {self.with_warnings} with warnings"
+        )
+
+
+class StrictFailure(Exception):
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+def run(args: argparse.Namespace) -> int:
+    files = args.files or ["-"]
+    inputs = []
+    for path in files:  # open everything first: a typo in the last name should not waste a long run
+        try:
+            inputs.append((path, open_input(path)))
+        except OSError as exc:
+            print(f"o365norm: cannot read input {path}: {exc.strerror or exc}", file=sys.stderr)
+            return exit_codes.USAGE
+    ruleset = load_rules(args)
+    counts = Counts()
+    out = _open_output(args.output)
+    rejects = _open_output(args.rejects, default=sys.stderr.buffer)
+    status = exit_codes.OK
+    try:
+        for path, stream in inputs:
+            source = "<stdin>" if path == "-" else path
+            with stream:
+                _normalize_stream(stream, source, ruleset, args, out, rejects, counts)
+    except StrictFailure as exc:
+        print(f"o365norm: --strict: {exc.message}", file=sys.stderr)
+        status = exit_codes.STRICT
+    except BrokenPipeError:  # e.g. piped into `head`: stop quietly
+        sys.stderr.close()
+        return exit_codes.OK
+    finally:
+        out.flush()
+        rejects.flush()
+        if out is not sys.stdout.buffer:
+            out.close()
+        if rejects is not sys.stderr.buffer:
+            rejects.close()
+    if not args.quiet:
+        print(counts.summary(), file=sys.stderr)
+    if status == exit_codes.OK and counts.rejected:
+        status = exit_codes.REJECTS
+    return status
+
+
+def _open_output(path: str | None, default: BinaryIO | None = None) -> BinaryIO:
+    if path is None or path == "-":
+        return default or sys.stdout.buffer
+    return open(path, "wb", buffering=1 << 20)
+
+
+def _normalize_stream(stream, source, ruleset, args, out, rejects, counts: Counts) -> None:
+    normalize = ruleset.normalize
+    dumps = orjson.dumps
+    write = out.write
+    nested = args.nested
+    strict = args.strict
+    for item in read_records(stream, source):
+        counts.records_in += 1
+        if item.__class__ is Reject:
+            counts.rejected += 1
+            rejects.write(item.to_json_bytes() + b"\n")
+            continue
+        line, record = item
+        try:
+            tree = normalize(record)
+            data = dumps(tree if nested else flatten(tree), option=_DUMP_OPTS)
+        except Exception as exc:  # an engine bug must not lose the record: reject it with the reason
+            counts.rejected += 1
+            raw = dumps(record, default=str).decode("utf-8", "replace")
+            rejects.write(Reject(source, line, f"internal error: {type(exc).__name__}: {exc}", raw).to_json_bytes() + b"\n")
+            continue
+        write(data)
+        counts.records_out += 1
+        warnings = tree.get("normalizer")
+        if warnings is not None:
+            counts.with_warnings += 1
+            if strict:
+                _check_strict(warnings["warnings"], source, line)
+
+
+def _check_strict(warnings: list[dict], source: str, line: int) -> None:
+    for w in warnings:
+        if w["code"].startswith("E"):
+            where = f" ({w['source']})" if "source" in w else ""
+            target = f", target {w['target']}" if "target" in w else ""
+            raise StrictFailure(
+                f"{source}:{line}: rule {w.get('rule', '?')}{where} failed{target}: [{w['code']}] {w['message']}"
+            )

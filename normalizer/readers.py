@@ -1,0 +1,463 @@
+"""Streaming readers for raw Microsoft 365 audit records and message-trace rows.
+
+Why streaming: o365norm runs as a stdin-to-stdout filter over audit dumps that can be
+many GB, often piped and gzipped, so nothing here may hold the whole input.  NDJSON is
+read a line at a time; a JSON document (a top-level array, or a Microsoft Graph / OData
+envelope around one) is scanned in fixed-size chunks and each element is parsed with
+orjson as soon as its closing bracket has been seen.  Memory stays bounded by one chunk
+plus the largest single record (or the longest line), whatever the size of the input.
+
+Bad data never raises: every malformed line or element becomes a ``Reject`` carrying its
+source, line and text, and reading goes on after it.  Only I/O errors propagate.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import re
+import sys
+import zlib
+from dataclasses import dataclass
+from typing import BinaryIO, Callable, Iterator, Union
+
+import orjson
+
+CHUNK_SIZE = 1 << 20  # bytes read at a time (tests shrink it to put boundaries anywhere)
+MAX_RAW = 1 << 20  # cap on the offending text kept in a Reject
+_GZIP_MAGIC = b"\x1f\x8b"
+_BOM = b"\xef\xbb\xbf"
+_WS = b" \t\r\n"
+_TYPE_NAMES = {int: "number", float: "number", str: "string", list: "list", bool: "bool", type(None): "null"}
+
+_NON_WS = re.compile(rb"[^ \t\r\n]")
+_TOKEN = re.compile(rb'[\[\]{},"]')
+_STRING_BODY = re.compile(rb'[^"\\]*(?:\\.[^"\\]*)*', re.S)
+_AFTER_ELEMENT = re.compile(rb"[ \t\r\n]*[,\]}]")
+
+
+def _container_pattern(depth: int) -> re.Pattern[bytes]:
+    """A regex matching one bracket-balanced JSON container nested at most ``depth`` deep.
+
+    It finds where an element ends in one C-level call.  Brackets are counted, not
+    paired (orjson validates every element afterwards); deeper or incomplete elements
+    fall back to ``_Document.scan``, which resumes across chunks."""
+    q = b"*+" if sys.version_info >= (3, 11) else b"*"  # possessive: same matches, faster
+    string = rb'"[^"\\]' + q + rb'(?:\\.[^"\\]' + q + b")" + q + b'"'
+    flat = rb'[^"\[\]{}]' + q + b"(?:" + string + rb'[^"\[\]{}]' + q + b")" + q
+    body = rb"[\[{]" + flat + rb"[\]}]"
+    for _ in range(depth - 1):
+        body = rb"[\[{]" + flat + b"(?:" + body + flat + b")" + q + rb"[\]}]"
+    return re.compile(body, re.S)
+
+
+_CONTAINER = _container_pattern(12)
+
+
+@dataclass(frozen=True)
+class Reject:
+    """Input that is not a readable JSON object record; reading goes on after it."""
+
+    source: str  # file path as given, or "<stdin>"
+    line: int  # 1-based line (in the decompressed input) where the bad record starts
+    reason: str
+    raw: str  # the offending text, capped at MAX_RAW bytes
+    raw_truncated: bool = False
+
+    def to_json_bytes(self) -> bytes:
+        doc = {"source": self.source, "line": self.line, "reason": self.reason, "raw": self.raw}
+        if self.raw_truncated:
+            doc["raw_truncated"] = True
+        return orjson.dumps(doc)
+
+
+Item = Union[tuple[int, dict], Reject]
+
+
+def open_input(path: str) -> BinaryIO:
+    """Open ``path`` for binary reading ("-" is standard input); OSError names the path."""
+    return sys.stdin.buffer if path == "-" else open(path, "rb")
+
+
+def read_records(stream: BinaryIO, source: str) -> Iterator[Item]:
+    """Yield (line, record) for every JSON object record, or a Reject, in input order."""
+    raw = _decompressing(stream)
+    f = io.BufferedReader(raw, CHUNK_SIZE)
+    head, start = _head(f)
+    if start is None:
+        last_line = head.count(b"\n") + 1
+    else:
+        head, document = _detect(head, start, f)
+        if document:
+            last_line = yield from _Document(f, head, source).read(start)
+        else:
+            last_line = yield from _ndjson(io.BufferedReader(_Prefixed(head, f), CHUNK_SIZE), source)
+    if getattr(raw, "error", None):
+        yield _reject(source, last_line, raw.error, b"")
+
+
+class _Prefixed(io.RawIOBase):
+    """Raw stream replaying ``head`` before the rest of ``rest``: peeking without seeking."""
+
+    def __init__(self, head: bytes, rest: BinaryIO):
+        self._head, self._rest = memoryview(head), rest
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b) -> int:
+        if self._head:
+            data, self._head = self._head[: len(b)], self._head[len(b) :]
+        else:
+            data = self._rest.read(len(b)) or b""
+        b[: len(data)] = data
+        return len(data)
+
+
+class _Gunzip(io.RawIOBase):
+    """Decompressed gzip data; corrupt or truncated data ends the stream and sets ``error``."""
+
+    def __init__(self, raw: io.RawIOBase):
+        self._gz = gzip.GzipFile(fileobj=raw, mode="rb")
+        self.error: str | None = None
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b) -> int:
+        if self.error:
+            return 0
+        try:
+            return self._gz.readinto(b)
+        except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+            self.error = f"corrupt gzip data: {exc}"
+            return 0
+
+
+def _decompressing(stream: BinaryIO) -> io.RawIOBase:
+    """Wrap ``stream``, gunzipping it when it starts with the gzip magic bytes."""
+    magic = b""
+    while len(magic) < 2 and (more := stream.read(2 - len(magic))):
+        magic += more
+    raw = _Prefixed(magic, stream)
+    return _Gunzip(raw) if magic == _GZIP_MAGIC else raw
+
+
+def _head(f: BinaryIO) -> tuple[bytes, int | None]:
+    """Read past a BOM up to the first non-whitespace byte: (bytes read, its index or None)."""
+    head = f.read(max(CHUNK_SIZE, 3))
+    if head.startswith(_BOM):
+        head = head[3:]
+    while (m := _NON_WS.search(head)) is None:
+        more = f.read(CHUNK_SIZE)
+        if not more:
+            return head, None
+        head += more
+    return head, m.start()
+
+
+def _detect(head: bytes, start: int, f: BinaryIO) -> tuple[bytes, bool]:
+    """Document mode for '[', and for '{' unless its first line alone is JSON (NDJSON)."""
+    if head[start] != ord("{"):
+        return head, head[start] == ord("[")
+    end = head.find(b"\n", start)
+    if end < 0:
+        head += f.readline()
+        end = head.find(b"\n", start)
+    try:
+        orjson.loads(head[start : end if end >= 0 else len(head)])
+    except orjson.JSONDecodeError:
+        return head, True
+    return head, False
+
+
+def _ndjson(f: BinaryIO, source: str) -> Iterator[Item]:
+    """NDJSON mode: one JSON value per line.  Returns the number of the last line."""
+    number = 0
+    for number, line in enumerate(f, 1):
+        if line[0] in _WS and not line.strip(_WS):
+            continue
+        try:
+            value = orjson.loads(line)
+        except orjson.JSONDecodeError as exc:
+            yield _reject(source, number, f"invalid JSON: {exc.msg}", line.rstrip(b"\r\n"))
+            continue
+        if type(value) is dict:
+            rows = _envelope_rows(value)
+            if rows is None:
+                yield number, value
+                continue
+        elif type(value) is list:
+            rows = value
+        else:
+            yield _not_object(source, number, value, line.strip(_WS))
+            continue
+        for row in rows:
+            yield (number, row) if type(row) is dict else _not_object(source, number, row, orjson.dumps(row))
+    return number
+
+
+def _envelope_rows(obj: dict) -> list | None:
+    """The rows of a Graph ({"value": [...], "@odata.*": ...}) or OData v2 ({"d": ...}) envelope."""
+    rows = obj.get("value")
+    if type(rows) is list and all(key.startswith("@odata") for key in obj if key != "value"):
+        return rows
+    rows = obj.get("d") if len(obj) == 1 else None
+    if type(rows) is dict:
+        rows = rows.get("results")
+    return rows if type(rows) is list else None
+
+
+def _reject(source: str, line: int, reason: str, raw: bytes) -> Reject:
+    return Reject(source, line, reason, raw[:MAX_RAW].decode("utf-8", "replace"), len(raw) > MAX_RAW)
+
+
+def _not_object(source: str, line: int, value: object, raw: bytes) -> Reject:
+    kind = _TYPE_NAMES.get(type(value), type(value).__name__)
+    return _reject(source, line, f"record is not a JSON object (got {kind})", raw)
+
+
+def _odata_key(key: str) -> bool:
+    return key.startswith("@odata")
+
+
+def _any_key(key: str) -> bool:
+    return True
+
+
+def _no_key(key: str) -> bool:
+    return False
+
+
+class _Document:
+    """Document mode: one JSON document scanned chunk by chunk.
+
+    Positions are absolute offsets in the decompressed input.  ``buf`` holds the input
+    from offset ``off`` on and ``mark`` is the earliest position still needed: reading a
+    chunk drops what lies before it, so only the element being scanned is retained."""
+
+    def __init__(self, f: BinaryIO, head: bytes, source: str):
+        self.f, self.buf, self.source = f, head, source
+        self.off = self.mark = self.counted = 0
+        self.lines = 1  # the line number at position ``counted``
+
+    def more(self) -> bool:
+        """Append the next chunk (growing with the retained part); False at end of input."""
+        keep = self.mark - self.off
+        chunk = self.f.read(max(CHUNK_SIZE, len(self.buf) - keep))
+        if not chunk:
+            return False
+        if self.counted < self.mark:
+            self.line(self.mark)  # count the newlines about to be dropped
+        self.buf, self.off = self.buf[keep:] + chunk, self.mark
+        return True
+
+    def line(self, pos: int) -> int:
+        """The 1-based line of ``pos``, counted incrementally from the previous call."""
+        a, b = self.counted - self.off, pos - self.off
+        self.lines += self.buf.count(b"\n", a, b) if a <= b else -self.buf.count(b"\n", b, a)
+        self.counted = pos
+        return self.lines
+
+    def text(self, a: int, b: int) -> bytes:
+        return self.buf[a - self.off : b - self.off]
+
+    def byte(self, pos: int) -> int:
+        return self.buf[pos - self.off]
+
+    def end(self) -> int:
+        return self.off + len(self.buf)
+
+    def skip_ws(self, pos: int) -> int | None:
+        """Position of the first non-whitespace byte from ``pos``; None at end of input."""
+        while (m := _NON_WS.search(self.buf, pos - self.off)) is None:
+            pos = self.end()
+            if not self.more():
+                return None
+        return m.start() + self.off
+
+    def string_end(self, pos: int) -> int | None:
+        """Position after the string whose opening quote is at ``pos``; None at end of input."""
+        pos += 1
+        while True:
+            stop = _STRING_BODY.match(self.buf, pos - self.off).end()
+            if stop < len(self.buf) and self.buf[stop] == 0x22:  # else a chunk ends in it
+                return self.off + stop + 1
+            pos = self.off + stop  # resume at a split escape, if any
+            if not self.more():
+                return None
+
+    def scan(self, pos: int, commas: bool) -> int | None:
+        """Position of the first unmatched closing bracket (or ',' if ``commas``) at depth 0."""
+        depth = 0
+        while True:
+            m = _TOKEN.search(self.buf, pos - self.off)
+            if m is None:
+                pos = self.end()
+                if not self.more():
+                    return None
+                continue
+            pos, c = m.start() + self.off, self.buf[m.start()]
+            if c == 0x22:
+                pos = self.string_end(pos)
+                if pos is None:
+                    return None
+                continue
+            if c in b"[{":
+                depth += 1
+            elif c in b"]}":
+                if depth == 0:
+                    return pos
+                depth -= 1
+            elif commas and depth == 0:
+                return pos
+            pos += 1
+
+    def element_end(self, pos: int) -> int | None:
+        """Position of the ',' or closing bracket ending the element at ``pos``."""
+        m = _CONTAINER.match(self.buf, pos - self.off)
+        if m and (after := _AFTER_ELEMENT.match(self.buf, m.end())):
+            return after.end() - 1 + self.off
+        return self.scan(pos, commas=True)
+
+    def close(self, pos: int) -> int | None:
+        """Position after the container opened at ``pos``."""
+        m = _CONTAINER.match(self.buf, pos - self.off)
+        if m:
+            return m.end() + self.off
+        end = self.scan(pos + 1, commas=False)
+        return None if end is None else end + 1
+
+    def reject(self, pos: int, reason: str, raw: bytes) -> Reject:
+        return _reject(self.source, self.line(pos), reason, raw)
+
+    def record(self, pos: int, raw: bytes) -> Item:
+        if not raw:
+            return self.reject(pos, "invalid JSON: missing array element", raw)
+        line = self.line(pos)
+        try:
+            value = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            return _reject(self.source, line, f"invalid JSON: {exc.msg}", raw)
+        return (line, value) if type(value) is dict else _not_object(self.source, line, value, raw)
+
+    def truncated(self) -> Reject:
+        """Reject everything from ``mark`` to the end of input."""
+        raw = self.text(self.mark, self.end())
+        lead = len(raw) - len(raw.lstrip(_WS))
+        return self.reject(self.mark + lead, "truncated JSON document", raw.strip(_WS))
+
+    def read(self, pos: int) -> Iterator[Item]:
+        """Yield the records of the document starting at ``pos``; return the last line."""
+        if self.byte(pos) == ord("["):
+            end = yield from self.elements(pos)
+        else:
+            end = yield from self.envelope_or_object(pos)
+        if end is not None:
+            yield from self.trailing(end)
+        return self.line(self.end())
+
+    def elements(self, pos: int) -> Iterator[Item]:
+        """Yield the elements of the array opened at ``pos``; return the position after it."""
+        self.mark = pos + 1
+        pos = self.skip_ws(pos + 1)
+        if pos is not None and self.byte(pos) == ord("]"):
+            return pos + 1
+        while pos is not None:
+            self.mark = pos
+            end = self.element_end(pos)
+            if end is None:  # end of input: keep the last element if it is whole
+                item = self.record(pos, self.text(pos, self.end()).rstrip(_WS))
+                if type(item) is tuple:
+                    yield item
+                    self.mark = self.end()
+                break
+            yield self.record(pos, self.text(pos, end).rstrip(_WS))
+            if self.byte(end) != ord(","):
+                return end + 1
+            self.mark = end + 1
+            pos = self.skip_ws(end + 1)
+        yield self.truncated()
+        return None
+
+    def envelope_or_object(self, pos: int) -> Iterator[Item]:
+        """Stream the rows of an envelope at ``pos``, or yield the object as one record."""
+        self.mark = pos
+        rows = self.rows_start(pos)
+        if rows is None:
+            end = self.close(pos)
+            yield self.truncated() if end is None else self.record(pos, self.text(pos, end))
+            return end
+        end = yield from self.elements(rows[0])
+        for allowed in rows[1]:
+            if end is None:
+                break
+            end = yield from self.tail(end, allowed)
+        return end
+
+    def rows_start(self, pos: int) -> tuple[int, tuple[Callable[[str], bool], ...]] | None:
+        """For an envelope at ``pos``: the position of its rows' '[' and a key rule per
+        enclosing object for the members after the rows (see ``_envelope_rows``)."""
+        hit = self.find_member(pos, ("value", "d"))
+        if hit and hit[0] == "d" and self.byte(hit[1]) == ord("{"):
+            hit, closing, tails = self.find_member(hit[1], ("results",)), b"[]}}", (_any_key, _no_key)
+        elif hit:
+            closing, tails = b"[]}", (_odata_key,) if hit[0] == "value" else (_no_key,)
+        if not hit or self.byte(hit[1]) != ord("["):
+            return None
+        try:  # the members before the rows must make an envelope with empty rows
+            skeleton = orjson.loads(self.text(pos, hit[1]) + closing)
+        except orjson.JSONDecodeError:
+            return None
+        return (hit[1], tails) if _envelope_rows(skeleton) is not None else None
+
+    def find_member(self, pos: int, names: tuple[str, ...]) -> tuple[str, int] | None:
+        """(key, value position) of the first member of the object at ``pos`` whose key is
+        in ``names``; None if there is none or the object is malformed."""
+        while True:
+            key_at = self.skip_ws(pos + 1)
+            if key_at is None or self.byte(key_at) != ord('"'):
+                return None
+            key_end = self.string_end(key_at)
+            colon = None if key_end is None else self.skip_ws(key_end)
+            value_at = None if colon is None or self.byte(colon) != ord(":") else self.skip_ws(colon + 1)
+            if value_at is None:
+                return None
+            try:
+                key = orjson.loads(self.text(key_at, key_end))
+            except orjson.JSONDecodeError:
+                return None
+            if key in names:
+                return key, value_at
+            pos = self.element_end(value_at)
+            if pos is None or self.byte(pos) != ord(","):
+                return None
+
+    def tail(self, pos: int, allowed: Callable[[str], bool]) -> Iterator[Item]:
+        """Check the members after the rows up to the '}' closing their object."""
+        self.mark = pos
+        end = self.scan(pos, commas=False)
+        if end is None:
+            yield self.truncated()
+            return None
+        raw = self.text(pos, end).strip(_WS)
+        try:
+            extra = [key for key in orjson.loads(b'{"":0' + raw + b"}") if key and not allowed(key)]
+            reason = "unexpected member in envelope: " + ", ".join(extra) if extra else ""
+        except orjson.JSONDecodeError as exc:
+            reason = f"invalid JSON: {exc.msg}"
+        if reason:
+            yield self.reject(self.skip_ws(pos), reason, raw)
+        return end + 1
+
+    def trailing(self, pos: int) -> Iterator[Item]:
+        """Reject whatever non-whitespace follows the document (reading at most MAX_RAW more)."""
+        self.mark = pos
+        pos = self.skip_ws(pos)
+        if pos is None:
+            return
+        self.mark = pos
+        raw = self.text(pos, self.end())
+        while len(raw) <= MAX_RAW and (chunk := self.f.read(CHUNK_SIZE)):
+            raw += chunk
+        yield self.reject(pos, "unexpected data after the JSON document", raw.rstrip(_WS))
