@@ -232,3 +232,15 @@ def base_namespace() -> dict[str, Any]:
         "_attach": runtime.attach,
         "_fail": runtime.fail,
     }
+
+
+def compile_standalone(text: str, enums: dict[str, EnumTable] | None = None):
+    """Compile one bare expression into ``fn(record, ctx) -> value`` (tests, examples, REPL use).
+
+    Raises ExpressionError for anything the rule compiler would reject.
+    """
+    ns = Namespace(base_namespace())
+    compiled = ExpressionCompiler(ns, enums or {}).compile_text(text)
+    source = f"def expression(r, ctx):\n    c = r\n    return {compiled.code}\n"
+    exec(compile(source, "<expression>", "exec"), ns.values)  # noqa: S102 - our own generated source
+    return ns.values["expression"]

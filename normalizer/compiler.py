@@ -85,6 +85,9 @@ def compile_rules(source: RuleSource) -> CompiledRules:
         if stream.match is not None:
             _try_expr(None, exprs, stream.match, {}, diags)
     infos: list[AssignmentInfo] = []
+    orphans = [f for f in source.files if f.stream not in stream_names]
+    if orphans:  # still compile them, so every other problem in them is reported too
+        _stream_source(StreamDef("unknown", "o365.unknown", Span("", 1, 1), 0), orphans, exprs, ns, diags, [], trace=False)
     pieces: list[tuple[StreamDef, list[RuleFileDef], list[str], list[str]]] = []
     for stream in source.streams:
         files = [f for f in source.files if f.stream == stream.name]

@@ -47,10 +47,10 @@ def load_sources(layers: Iterable[tuple[FilePath, str]]) -> tuple[RuleSource, li
             shown = f"{display.rstrip('/')}/{path.relative_to(directory).as_posix()}"
             doc, file_diags = load_marked(str(path), display=shown)
             diags.extend(file_diags)
-            if doc is not None:
-                source.texts[shown] = doc.text.splitlines()
             if doc is None:
+                source.texts[shown] = _read_lines(path)
                 continue
+            source.texts[shown] = doc.text.splitlines()
             kind = _kind_of(doc, diags)
             if kind is None:
                 continue
@@ -84,6 +84,13 @@ def load_sources(layers: Iterable[tuple[FilePath, str]]) -> tuple[RuleSource, li
     for rule_file in source.files:
         rule_file.rules = [r for r in rule_file.rules if not r.disabled]
     return source, diags
+
+
+def _read_lines(path: FilePath) -> list[str]:
+    try:
+        return path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return []
 
 
 def _kind_of(doc: MarkedDocument, diags: list[Diagnostic]) -> str | None:
@@ -128,18 +135,10 @@ def _schema_diagnostic(doc: MarkedDocument, error: Any, code: str) -> Diagnostic
     if error.validator == "anyOf" and all(set(s) == {"required"} for s in error.validator_value):
         names = ", ".join(s["required"][0] for s in error.validator_value)
         return Diagnostic(code, f"needs at least one of: {names}", doc.span(at))
-    if error.validator == "propertyNames":
-        bad = _first_bad_key(error)
-        if bad is not None:
-            return Diagnostic(code, f"invalid name '{bad}': {error.context[0].message if error.context else error.message}", doc.span(at + (bad,), key=True))
+    if "propertyNames" in error.schema_path and isinstance(error.instance, str):
+        what = "code" if "enum" in error.schema.get("pattern", "") or error.schema.get("pattern") == "^-?[0-9]+$" else "name"
+        return Diagnostic(code, f"invalid {what} '{error.instance}' ({error.message})", doc.span(at + (error.instance,), key=True))
     return Diagnostic(code, error.message, doc.span(at))
-
-
-def _first_bad_key(error: Any) -> str | None:
-    for sub in error.context or ():
-        if sub.instance is not None:
-            return str(sub.instance)
-    return None
 
 
 def _expr(doc: MarkedDocument, at: tuple, value: Any) -> ExprSource:

@@ -19,7 +19,7 @@ import re
 import sys
 import zlib
 from dataclasses import dataclass
-from typing import BinaryIO, Callable, Iterator, Union
+from typing import BinaryIO, Iterator, Union
 
 import orjson
 
@@ -96,14 +96,16 @@ def read_records(stream: BinaryIO, source: str) -> Iterator[Item]:
         yield _reject(source, last_line, raw.error, b"")
 
 
-class _Prefixed(io.RawIOBase):
+class _Readable(io.RawIOBase):
+    def readable(self) -> bool:
+        return True
+
+
+class _Prefixed(_Readable):
     """Raw stream replaying ``head`` before the rest of ``rest``: peeking without seeking."""
 
     def __init__(self, head: bytes, rest: BinaryIO):
         self._head, self._rest = memoryview(head), rest
-
-    def readable(self) -> bool:
-        return True
 
     def readinto(self, b) -> int:
         if self._head:
@@ -114,15 +116,12 @@ class _Prefixed(io.RawIOBase):
         return len(data)
 
 
-class _Gunzip(io.RawIOBase):
+class _Gunzip(_Readable):
     """Decompressed gzip data; corrupt or truncated data ends the stream and sets ``error``."""
 
     def __init__(self, raw: io.RawIOBase):
         self._gz = gzip.GzipFile(fileobj=raw, mode="rb")
         self.error: str | None = None
-
-    def readable(self) -> bool:
-        return True
 
     def readinto(self, b) -> int:
         if self.error:
@@ -187,13 +186,14 @@ def _ndjson(f: BinaryIO, source: str) -> Iterator[Item]:
             if rows is None:
                 yield number, value
                 continue
-        elif type(value) is list:
-            rows = value
         else:
-            yield _not_object(source, number, value, line.strip(_WS))
-            continue
+            rows = value if type(value) is list else [value]
         for row in rows:
-            yield (number, row) if type(row) is dict else _not_object(source, number, row, orjson.dumps(row))
+            if type(row) is dict:
+                yield number, row
+            else:
+                raw = line.strip(_WS) if row is value else orjson.dumps(row)
+                yield _not_object(source, number, row, raw)
     return number
 
 
@@ -215,18 +215,6 @@ def _reject(source: str, line: int, reason: str, raw: bytes) -> Reject:
 def _not_object(source: str, line: int, value: object, raw: bytes) -> Reject:
     kind = _TYPE_NAMES.get(type(value), type(value).__name__)
     return _reject(source, line, f"record is not a JSON object (got {kind})", raw)
-
-
-def _odata_key(key: str) -> bool:
-    return key.startswith("@odata")
-
-
-def _any_key(key: str) -> bool:
-    return True
-
-
-def _no_key(key: str) -> bool:
-    return False
 
 
 class _Document:
@@ -320,14 +308,6 @@ class _Document:
             return after.end() - 1 + self.off
         return self.scan(pos, commas=True)
 
-    def close(self, pos: int) -> int | None:
-        """Position after the container opened at ``pos``."""
-        m = _CONTAINER.match(self.buf, pos - self.off)
-        if m:
-            return m.end() + self.off
-        end = self.scan(pos + 1, commas=False)
-        return None if end is None else end + 1
-
     def reject(self, pos: int, reason: str, raw: bytes) -> Reject:
         return _reject(self.source, self.line(pos), reason, raw)
 
@@ -385,9 +365,9 @@ class _Document:
         self.mark = pos
         rows = self.rows_start(pos)
         if rows is None:
-            end = self.close(pos)
-            yield self.truncated() if end is None else self.record(pos, self.text(pos, end))
-            return end
+            end = self.scan(pos + 1, commas=False)
+            yield self.truncated() if end is None else self.record(pos, self.text(pos, end + 1))
+            return None if end is None else end + 1
         end = yield from self.elements(rows[0])
         for allowed in rows[1]:
             if end is None:
@@ -395,14 +375,14 @@ class _Document:
             end = yield from self.tail(end, allowed)
         return end
 
-    def rows_start(self, pos: int) -> tuple[int, tuple[Callable[[str], bool], ...]] | None:
-        """For an envelope at ``pos``: the position of its rows' '[' and a key rule per
-        enclosing object for the members after the rows (see ``_envelope_rows``)."""
+    def rows_start(self, pos: int) -> tuple[int, tuple[tuple[str, ...], ...]] | None:
+        """For an envelope at ``pos``: the position of its rows' '[' and, per enclosing
+        object, the key prefixes allowed after the rows (see ``_envelope_rows``)."""
         hit = self.find_member(pos, ("value", "d"))
         if hit and hit[0] == "d" and self.byte(hit[1]) == ord("{"):
-            hit, closing, tails = self.find_member(hit[1], ("results",)), b"[]}}", (_any_key, _no_key)
+            hit, closing, tails = self.find_member(hit[1], ("results",)), b"[]}}", (("",), ())
         elif hit:
-            closing, tails = b"[]}", (_odata_key,) if hit[0] == "value" else (_no_key,)
+            closing, tails = b"[]}", (("@odata",),) if hit[0] == "value" else ((),)
         if not hit or self.byte(hit[1]) != ord("["):
             return None
         try:  # the members before the rows must make an envelope with empty rows
@@ -433,7 +413,7 @@ class _Document:
             if pos is None or self.byte(pos) != ord(","):
                 return None
 
-    def tail(self, pos: int, allowed: Callable[[str], bool]) -> Iterator[Item]:
+    def tail(self, pos: int, allowed: tuple[str, ...]) -> Iterator[Item]:
         """Check the members after the rows up to the '}' closing their object."""
         self.mark = pos
         end = self.scan(pos, commas=False)
@@ -442,7 +422,7 @@ class _Document:
             return None
         raw = self.text(pos, end).strip(_WS)
         try:
-            extra = [key for key in orjson.loads(b'{"":0' + raw + b"}") if key and not allowed(key)]
+            extra = [key for key in orjson.loads(b'{"":0' + raw + b"}") if key and not key.startswith(allowed)]
             reason = "unexpected member in envelope: " + ", ".join(extra) if extra else ""
         except orjson.JSONDecodeError as exc:
             reason = f"invalid JSON: {exc.msg}"

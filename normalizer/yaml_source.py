@@ -57,6 +57,9 @@ class MarkedDocument:
         end_col = end.column + 1 if isinstance(node, yaml.ScalarNode) and end.line == mark.line else None
         return Span(self.path, mark.line + 1, mark.column + 1, end_col)
 
+    def _block_position(self, node: yaml.ScalarNode, line: int, col: int) -> Span:
+        return _block_position_impl(self, node, line, col)
+
     def scalar_text(self, at: Path) -> str | None:
         """The source text of the scalar at ``at`` (expressions are read verbatim)."""
         node = self.nodes.get(tuple(at))
@@ -72,37 +75,57 @@ class MarkedDocument:
         mark = node.start_mark
         style = node.style
         if style in ("|", ">"):
-            indent = _block_indent(self.text, _offset_of(self.text, mark.line, mark.column))
-            return Span(self.path, mark.line + 1 + line, indent + col)
+            return self._block_position(node, line, col)
         offset = 1 if style in ("'", '"') else 0
         return Span(self.path, mark.line + line, mark.column + offset + col)
 
 
-def _offset_of(text: str, line: int, col: int) -> int:
-    """Character offset of a 0-based (line, col) in ``text``."""
+def _value_offset(value: str, line: int, col: int) -> int:
+    """Offset of a 1-based (line, col) inside ``value``."""
     pos = 0
-    for _ in range(line):
-        nxt = text.find("\n", pos)
+    for _ in range(line - 1):
+        nxt = value.find("\n", pos)
         if nxt < 0:
-            return len(text)
+            break
         pos = nxt + 1
-    return pos + col
+    return pos + col - 1
 
 
-def _block_indent(buffer: str, pointer: int) -> int:
-    """Indentation (0-based column) of the first content line of a block scalar."""
-    nl = buffer.find("\n", pointer)
-    if nl < 0:
-        return 0
-    i = nl + 1
-    while True:
-        j = i
-        while j < len(buffer) and buffer[j] == " ":
-            j += 1
-        if j < len(buffer) and buffer[j] == "\n":  # blank line inside the block
-            i = j + 1
+def _block_position_impl(doc: "MarkedDocument", node: yaml.ScalarNode, line: int, col: int) -> Span:
+    """Literal (|) and folded (>) blocks: walk the source lines consuming the value's characters,
+    one separator per line break (folding turns it into a space, literal keeps the newline)."""
+    target = _value_offset(node.value, line, col)
+    consumed = 0
+    last = None
+    for n, indent, content in _block_lines(doc.text, node.start_mark.line):
+        last = (n, indent, content)
+        if target <= consumed + len(content):
+            return Span(doc.path, n + 1, indent + (target - consumed) + 1)
+        consumed += len(content) + 1
+    if last is None:
+        return Span(doc.path, node.start_mark.line + 1, node.start_mark.column + 1)
+    n, indent, content = last
+    return Span(doc.path, n + 1, indent + len(content) + 1)
+
+
+def _block_lines(text: str, start_line: int) -> list[tuple[int, int, str]]:
+    """(0-based line, indent, content) of the lines of a block scalar after its indicator."""
+    lines = text.splitlines()
+    out: list[tuple[int, int, str]] = []
+    indent = None
+    for n in range(start_line + 1, len(lines)):
+        raw = lines[n]
+        stripped = raw.lstrip(" ")
+        if not stripped:
+            out.append((n, indent or 0, ""))
             continue
-        return j - i
+        here = len(raw) - len(stripped)
+        if indent is None:
+            indent = here
+        elif here < indent:
+            break
+        out.append((n, indent, raw[indent:]))
+    return out
 
 
 def load_marked(path: str, text: str | None = None, display: str | None = None) -> tuple[MarkedDocument | None, list[Diagnostic]]:
@@ -155,11 +178,13 @@ def _build(node: yaml.Node, at: Path, doc: MarkedDocument, diags: list[Diagnosti
             key = key if isinstance(key, str) else _scalar_key_text(key_node, key)
             if key in out:
                 first = doc.key_nodes[at + (key,)].start_mark
+                start, end = key_node.start_mark, key_node.end_mark
+                end_col = end.column + 1 if end.line == start.line else None
                 diags.append(
                     Diagnostic(
                         "E102",
                         f"duplicate key '{key}' (first defined at line {first.line + 1})",
-                        Span(doc.path, key_node.start_mark.line + 1, key_node.start_mark.column + 1),
+                        Span(doc.path, start.line + 1, start.column + 1, end_col),
                     )
                 )
                 continue
