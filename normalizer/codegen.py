@@ -105,10 +105,14 @@ class ExpressionCompiler:
         if isinstance(node, A.Index):
             return f"_gi({emit(node.target)}, {emit(node.key)})"
         if isinstance(node, A.ListExpr):
+            if not node.items:
+                return "[]"
             if all(isinstance(i, A.Literal) for i in node.items):
                 return self.ns.const([i.value for i in node.items])
             return f"_mklist(({', '.join(emit(i) for i in node.items)},))"
         if isinstance(node, A.ObjectExpr):
+            if not node.items:
+                return "{}"
             keys = self.ns.const(tuple(k for k, _ in node.items))
             values = ", ".join(emit(v) for _, v in node.items)
             return f"_mkobj({keys}, ({values},))"

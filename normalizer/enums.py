@@ -66,13 +66,13 @@ class EnumTable:
         if cls is int:
             return value
         if cls is str:
-            if _INT_TEXT.match(value):
+            if _INT_TEXT.match(value) and len(value) < 20:
                 return int(value)
             code = self._by_name.get(value)
             if code is None:
                 code = self._by_folded.get(_fold(value))
             return code
-        if cls is float and value.is_integer():
+        if cls is float and value.is_integer() and abs(value) < 2**63:
             return int(value)
         return None
 

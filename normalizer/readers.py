@@ -83,15 +83,11 @@ def read_records(stream: BinaryIO, source: str) -> Iterator[Item]:
     """Yield (line, record) for every JSON object record, or a Reject, in input order."""
     raw = _decompressing(stream)
     f = io.BufferedReader(raw, CHUNK_SIZE)
-    head, start = _head(f)
-    if start is None:
-        last_line = head.count(b"\n") + 1
+    head, start, document = _sniff(f)
+    if document:
+        last_line = yield from _Document(f, head, source).read(start)
     else:
-        head, document = _detect(head, start, f)
-        if document:
-            last_line = yield from _Document(f, head, source).read(start)
-        else:
-            last_line = yield from _ndjson(io.BufferedReader(_Prefixed(head, f), CHUNK_SIZE), source)
+        last_line = yield from _ndjson(io.BufferedReader(_Prefixed(head, f), CHUNK_SIZE), source)
     if getattr(raw, "error", None):
         yield _reject(source, last_line, raw.error, b"")
 
@@ -127,10 +123,12 @@ class _Gunzip(_Readable):
         if self.error:
             return 0
         try:
-            return self._gz.readinto(b)
+            data = self._gz.read1(len(b))  # one step at a time: keep what precedes an error
         except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
             self.error = f"corrupt gzip data: {exc}"
             return 0
+        b[: len(data)] = data
+        return len(data)
 
 
 def _decompressing(stream: BinaryIO) -> io.RawIOBase:
@@ -142,37 +140,33 @@ def _decompressing(stream: BinaryIO) -> io.RawIOBase:
     return _Gunzip(raw) if magic == _GZIP_MAGIC else raw
 
 
-def _head(f: BinaryIO) -> tuple[bytes, int | None]:
-    """Read past a BOM up to the first non-whitespace byte: (bytes read, its index or None)."""
+def _sniff(f: BinaryIO) -> tuple[bytes, int, bool]:
+    """Read past a BOM to the first non-blank byte: (bytes read, its index, document mode?).
+
+    '[' starts a document, and so does '{' unless its first line alone is JSON."""
     head = f.read(max(CHUNK_SIZE, 3))
-    if head.startswith(_BOM):
-        head = head[3:]
+    head = head[3:] if head.startswith(_BOM) else head
     while (m := _NON_WS.search(head)) is None:
         more = f.read(CHUNK_SIZE)
         if not more:
-            return head, None
+            return head, len(head), False
         head += more
-    return head, m.start()
-
-
-def _detect(head: bytes, start: int, f: BinaryIO) -> tuple[bytes, bool]:
-    """Document mode for '[', and for '{' unless its first line alone is JSON (NDJSON)."""
+    start = m.start()
     if head[start] != ord("{"):
-        return head, head[start] == ord("[")
-    end = head.find(b"\n", start)
-    if end < 0:
+        return head, start, head[start] == ord("[")
+    if head.find(b"\n", start) < 0:
         head += f.readline()
-        end = head.find(b"\n", start)
+    end = head.find(b"\n", start)
     try:
         orjson.loads(head[start : end if end >= 0 else len(head)])
     except orjson.JSONDecodeError:
-        return head, True
-    return head, False
+        return head, start, True
+    return head, start, False
 
 
 def _ndjson(f: BinaryIO, source: str) -> Iterator[Item]:
     """NDJSON mode: one JSON value per line.  Returns the number of the last line."""
-    number = 0
+    number = 1
     for number, line in enumerate(f, 1):
         if line[0] in _WS and not line.strip(_WS):
             continue

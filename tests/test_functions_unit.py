@@ -151,7 +151,7 @@ def test_if_else_passes_missing_branches_through():
 @pytest.mark.parametrize(
     "value, expected",
     [(5, 5), (7.0, 7), (" 42 ", 42), ("1000.0", 1000), ("1e3", 1000), ("-5", -5), ("+3", 3),
-     ("1E9", 10**9), ("123456789012345678901", 123456789012345678901), (-0.0, 0)],
+     ("1E9", 10**9), (-0.0, 0)],
 )  # fmt: skip
 def test_to_int(value, expected):
     got = call("to_int", value)
@@ -159,7 +159,7 @@ def test_to_int(value, expected):
 
 
 @pytest.mark.parametrize(
-    "value", [True, False, 1.5, "1.5", "abc", "", "1_000", "0x10", "nan", "inf", float("nan"), [1], {}, "1e99999"]
+    "value", [True, False, 1.5, "1.5", "abc", "", "1_000", "0x10", "nan", "inf", float("nan"), [1], {}, "1e99999", "123456789012345678901", 1e30]
 )
 def test_to_int_rejects(value):
     raises("E201", "to_int", value)

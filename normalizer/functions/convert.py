@@ -68,6 +68,13 @@ def dumps_compact(value: Any) -> str:
         return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
+_INT_MIN, _INT_MAX = -(2**63), 2**64 - 1  # what JSON consumers (and orjson) accept as integers
+
+
+def _in_range(n: int) -> bool:
+    return _INT_MIN <= n <= _INT_MAX
+
+
 @register(
     "to_int",
     args=1,
@@ -81,6 +88,7 @@ def dumps_compact(value: Any) -> str:
         Example("to_int(.a)", {"a": 7.0}, 7),
         Example("to_int(.a)", {"a": "1.5"}, Raises("E201")),
         Example("to_int(.a)", {"a": True}, Raises("E201")),
+        Example("to_int(.a)", {"a": 1.8446744073709552e19}, Raises("E201")),
     ],
 )
 def to_int(x: Any) -> Any:
@@ -90,16 +98,16 @@ def to_int(x: Any) -> Any:
         raise _cannot(x, "an int")
     if isinstance(x, int):
         return x
+    value = None
     if isinstance(x, float):
         if math.isfinite(x) and x.is_integer():
-            return int(x)
-        raise _cannot(x, "an int")
-    if isinstance(x, str):
+            value = int(x)
+    elif isinstance(x, str):
         d = _decimal(x)
         value = None if d is None else _integral_decimal(d)
-        if value is not None:
-            return value
-    raise _cannot(x, "an int")
+    if value is not None and _in_range(value):
+        return value
+    raise _cannot(x, "a 64-bit int")
 
 
 @register(
@@ -158,12 +166,12 @@ def to_number(x: Any) -> Any:
     if isinstance(x, float):
         if not math.isfinite(x):
             raise _cannot(x, "a number")
-        return int(x) if x.is_integer() else x
+        return int(x) if x.is_integer() and _in_range(int(x)) else x
     if isinstance(x, str):
         d = _decimal(x)
         if d is not None:
             whole = _integral_decimal(d)
-            if whole is not None:
+            if whole is not None and _in_range(whole):
                 return whole
             value = float(d)
             if math.isfinite(value):

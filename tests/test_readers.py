@@ -1,0 +1,468 @@
+"""Tests for normalizer.readers: NDJSON and streamed JSON documents, gzip, rejects, memory."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import sys
+import tracemalloc
+
+import orjson
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from normalizer import readers
+from normalizer.readers import Reject, open_input, read_records
+
+
+class Pipe(io.RawIOBase):
+    """A non-seekable stream that hands out at most ``step`` bytes per read, like a pipe."""
+
+    def __init__(self, data: bytes, step: int = 3):
+        self._data, self._pos, self._step = data, 0, step
+
+    def readable(self):
+        return True
+
+    def seekable(self):
+        return False
+
+    def readinto(self, b):
+        chunk = self._data[self._pos : self._pos + min(len(b), self._step)]
+        b[: len(chunk)] = chunk
+        self._pos += len(chunk)
+        return len(chunk)
+
+
+def read(data: bytes, source: str = "t.json") -> list:
+    return list(read_records(io.BytesIO(data), source))
+
+
+def records(items: list) -> list:
+    return [item for item in items if not isinstance(item, Reject)]
+
+
+def rejects(items: list) -> list[tuple[int, str, str]]:
+    return [(r.line, r.reason, r.raw) for r in items if isinstance(r, Reject)]
+
+
+@pytest.fixture(params=[1, 2, 3, 5, 16, 1 << 20], ids=lambda n: f"chunk{n}")
+def chunk(request, monkeypatch):
+    """Run a test with several chunk sizes, so boundaries fall everywhere."""
+    monkeypatch.setattr(readers, "CHUNK_SIZE", request.param)
+    return request.param
+
+
+# ---------------------------------------------------------------- NDJSON mode
+
+
+def test_ndjson_lines_blank_lines_crlf_and_last_line_without_newline(chunk):
+    data = b'{"a":1}\r\n\r\n   \n{"b":"x\\"y"}\r\n\t{"c":[1,{"d":2}]}'
+    assert read(data) == [(1, {"a": 1}), (4, {"b": 'x"y'}), (5, {"c": [1, {"d": 2}]})]
+
+
+def test_ndjson_list_lines_yield_each_element_and_reject_non_objects(chunk):
+    data = b'{"a":1}\n[{"b":2}, 3, "s", [4], null, true, {"c":3}]\n'
+    items = read(data)
+    assert records(items) == [(1, {"a": 1}), (2, {"b": 2}), (2, {"c": 3})]
+    assert rejects(items) == [
+        (2, f"record is not a JSON object (got {kind})", raw)
+        for kind, raw in [("number", "3"), ("string", '"s"'), ("list", "[4]"), ("null", "null"), ("bool", "true")]
+    ]
+
+
+@pytest.mark.parametrize(
+    "line, kind", [(b"12", "number"), (b"-1.5e3", "number"), (b'"x"', "string"), (b"null", "null"), (b"false", "bool")]
+)
+def test_ndjson_scalar_lines_are_rejected(line, kind):
+    items = read(b'{"a":1}\n' + line + b"\r\n")
+    assert rejects(items) == [(2, f"record is not a JSON object (got {kind})", line.decode())]
+
+
+def test_ndjson_invalid_lines_are_rejected_and_reading_goes_on(chunk):
+    items = read(b'{"a":1}\n{"a": tru}\n{"b":2}\n{"c":\n')
+    assert records(items) == [(1, {"a": 1}), (3, {"b": 2})]
+    assert [(line, raw) for line, _, raw in rejects(items)] == [(2, '{"a": tru}'), (4, '{"c":')]
+    assert all(reason.startswith("invalid JSON: ") for _, reason, _ in rejects(items))
+
+
+def test_first_byte_neither_bracket_nor_brace_means_ndjson():
+    items = read(b'hello\n{"a":1}\n')
+    assert records(items) == [(2, {"a": 1})]
+    assert rejects(items)[0][0] == 1 and rejects(items)[0][2] == "hello"
+
+
+def test_ndjson_envelopes_are_unwrapped():
+    data = b"\n".join(
+        [
+            b'{"@odata.context":"c","value":[{"a":1},{"a":2}],"@odata.nextLink":"n"}',
+            b'{"d":{"results":[{"b":1}],"__next":"n","__count":"1"}}',
+            b'{"d":[{"c":1}, 5]}',
+            b'{"value":[{"x":1}],"Operation":"NotAnEnvelope"}',
+            b'{"d":[1],"x":1}',
+            b'{"value":"not a list"}',
+        ]
+    )
+    items = read(data)
+    assert records(items) == [
+        (1, {"a": 1}),
+        (1, {"a": 2}),
+        (2, {"b": 1}),
+        (3, {"c": 1}),
+        (4, {"value": [{"x": 1}], "Operation": "NotAnEnvelope"}),
+        (5, {"d": [1], "x": 1}),
+        (6, {"value": "not a list"}),
+    ]
+    assert rejects(items) == [(3, "record is not a JSON object (got number)", "5")]
+
+
+def test_ndjson_very_long_line():
+    big = {"Id": "x" * 3_000_000, "n": list(range(1000))}
+    assert read(b'{"a":1}\n' + orjson.dumps(big) + b"\n{}") == [(1, {"a": 1}), (2, big), (3, {})]
+
+
+# -------------------------------------------------------------- document mode
+
+
+def test_compact_array(chunk):
+    assert read(b' [{"a":1},{"b":[{"c":"]},{["}]}, {}]') == [(1, {"a": 1}), (1, {"b": [{"c": "]},{["}]}), (1, {})]
+
+
+def test_pretty_array_line_numbers(chunk):
+    recs = [{"Id": i, "Nested": {"List": [1, {"x": "y"}]}} for i in range(4)]
+    data = orjson.dumps(recs, option=orjson.OPT_INDENT_2)
+    starts = [n + 1 for n, text in enumerate(data.split(b"\n")) if text == b"  {"]
+    assert read(b"\n\n" + data) == [(line + 2, rec) for line, rec in zip(starts, recs)]
+
+
+def test_array_elements_that_are_not_objects_or_invalid_are_rejected(chunk):
+    data = b'[\n {"a":1},\n 7,\n "s",\n {"b": 2,},\n [1, 2],\n {"c":1]\n , {"d":4}, \n null\n]'
+    items = read(data)
+    assert records(items) == [(2, {"a": 1}), (8, {"d": 4})]
+    assert [(line, raw) for line, _, raw in rejects(items)] == [
+        (3, "7"),
+        (4, '"s"'),
+        (5, '{"b": 2,}'),
+        (6, "[1, 2]"),
+        (7, '{"c":1]'),
+        (9, "null"),
+    ]
+    reasons = [reason for _, reason, _ in rejects(items)]
+    assert reasons[0] == "record is not a JSON object (got number)"
+    assert reasons[3] == "record is not a JSON object (got list)"
+    assert reasons[2].startswith("invalid JSON: ") and reasons[4].startswith("invalid JSON: ")
+
+
+def test_missing_elements_and_garbage_between_elements(chunk):
+    items = read(b'[{"a":1},,{"b":2} {"c":3},]')
+    assert records(items) == [(1, {"a": 1})]
+    assert rejects(items) == [
+        (1, "invalid JSON: missing array element", ""),
+        (1, "invalid JSON: unexpected content after document", '{"b":2} {"c":3}'),
+        (1, "invalid JSON: missing array element", ""),
+    ]
+
+
+def test_empty_documents(chunk):
+    for data in (b"[]", b" [ \n ] \n", b'{"value": []}', b'{\n"d": {"results": []}}', b'{\n "d": []\n}'):
+        assert read(data) == [], data
+
+
+def test_strings_escapes_and_brackets_across_chunk_boundaries(chunk):
+    rec = {"s": 'a"b\\c]}{[,:', "u": "é€😀\u0001\n\t", "t": "\\", "q": '\\"', "e": ""}
+    text = orjson.dumps(rec).replace(b"\\u0001", b"\\u0001\\/")  # also a "\/" escape
+    expected = dict(rec, u="é€😀\u0001/\n\t")
+    assert read(b"[" + text + b",\n" + text + b"]") == [(1, expected), (2, expected)]
+
+
+def test_deeply_nested_and_large_records(chunk):
+    deep: object = {"leaf": "]"}
+    for _ in range(40):  # deeper than the fast regex goes
+        deep = {"k": [deep]}
+    large = {"blob": "\\" * 100_000, "list": [{"i": i} for i in range(2000)]}
+    items = read(orjson.dumps([deep, large, deep]))
+    assert items == [(1, deep), (1, large), (1, deep)]
+
+
+def test_top_level_object_that_is_not_an_envelope_is_one_record(chunk):
+    assert read(b'{\n  "Operation": "x",\n  "value": [1, 2]\n}\n') == [(1, {"Operation": "x", "value": [1, 2]})]
+    assert read(b'\n{\n "@odata.type": "t", "value": {"a": 1}}') == [(2, {"@odata.type": "t", "value": {"a": 1}})]
+    assert read(b'{\n "d": {"a": [1]}}') == [(1, {"d": {"a": [1]}})]
+
+
+def test_graph_envelope_pretty(chunk):
+    data = (
+        b'{\n  "@odata.context": "https://graph/$metadata#auditLogs",\n  "@odata.count": 2,\n'
+        b'  "value": [\n    {\n      "a": 1\n    },\n    {"b": "value"}\n  ],\n'
+        b'  "@odata.nextLink": "https://graph/next"\n}\n'
+    )
+    assert read(data) == [(5, {"a": 1}), (8, {"b": "value"})]
+
+
+def test_graph_envelope_with_unexpected_member_after_the_rows(chunk):
+    data = b'{\n "value": [\n  {"a": 1}\n ],\n "@odata.nextLink": "n",\n "Extra": [1, {"x": "}"}]\n}'
+    items = read(data)
+    assert records(items) == [(3, {"a": 1})]
+    assert rejects(items) == [
+        (4, "unexpected member in envelope: Extra", ',\n "@odata.nextLink": "n",\n "Extra": [1, {"x": "}"}]')
+    ]
+
+
+def test_odata_envelopes_pretty(chunk):
+    results = b'{\n "d": {\n  "__count": "2",\n  "results": [\n   {"a": 1},\n   {"b": 2}\n  ],\n  "__next": "u"\n }\n}'
+    assert read(results) == [(5, {"a": 1}), (6, {"b": 2})]
+    plain = b'{\n "d": [\n  {"a": 1},\n  3\n ]\n}'
+    items = read(plain)
+    assert records(items) == [(3, {"a": 1})]
+    assert rejects(items) == [(4, "record is not a JSON object (got number)", "3")]
+
+
+def test_odata_envelope_with_a_second_top_level_key_is_rejected_after_the_rows(chunk):
+    items = read(b'{\n "d": [{"a": 1}],\n "x": 2\n}')
+    assert records(items) == [(2, {"a": 1})]
+    assert rejects(items) == [(2, "unexpected member in envelope: x", ',\n "x": 2')]
+
+
+def test_single_line_object_with_more_data_is_a_document():
+    # The first line alone does not parse, so this is document mode: one object, then junk.
+    items = read(b'{"a": 1} {"b": 2}\n{"c": 3}\n')
+    assert records(items) == [(1, {"a": 1})]
+    assert rejects(items) == [(1, "unexpected data after the JSON document", '{"b": 2}\n{"c": 3}')]
+
+
+def test_single_line_envelope_is_ndjson():
+    assert read(b'{"value": [{"a": 1}, {"a": 2}]}\n{"b": 3}\n') == [(1, {"a": 1}), (1, {"a": 2}), (2, {"b": 3})]
+
+
+def test_truncated_documents(chunk):
+    items = read(b'[\n {"a": 1},\n {"b": [1, "x')
+    assert items[0] == (2, {"a": 1})
+    assert rejects(items) == [(3, "truncated JSON document", '{"b": [1, "x')]
+    # EOF right after a whole element: the element is kept, the missing ']' is reported.
+    items = read(b'[\n {"a": 1},\n {"b": 2}\n')
+    assert records(items) == [(2, {"a": 1}), (3, {"b": 2})]
+    assert rejects(items) == [(4, "truncated JSON document", "")]
+    assert rejects(read(b'[{"a": 1},  ')) == [(1, "truncated JSON document", "")]
+    assert rejects(read(b"[")) == [(1, "truncated JSON document", "")]
+    assert read(b'{\n "value": [\n {"a": 1}') == [(3, {"a": 1}), Reject("t.json", 3, "truncated JSON document", "")]
+    assert rejects(read(b'{\n "a": {"b": ')) == [(1, "truncated JSON document", '{\n "a": {"b":')]
+    assert rejects(read(b'{\n "value": [{"a": 1}], "@odata.next')) == [
+        (2, "truncated JSON document", ', "@odata.next')
+    ]
+
+
+def test_unexpected_data_after_the_document(chunk):
+    items = read(b'[{"a": 1}]\n\n  ]junk\n')
+    assert records(items) == [(1, {"a": 1})]
+    assert rejects(items) == [(3, "unexpected data after the JSON document", "]junk")]
+    assert rejects(read(b'[{"a": 1}]\n \n\t')) == []
+
+
+# ----------------------------------------------------- BOM, gzip, empty input
+
+
+@pytest.mark.parametrize("data", [b'{"a":1}\n{"b":2}\n', b'[{"a":1},\n{"b":2}]', b'{\n"value":[{"a":1},\n{"b":2}]}'])
+def test_bom_is_skipped(chunk, data):
+    expected = [(1, {"a": 1}), (2, {"b": 2})] if not data.startswith(b"{\n") else [(2, {"a": 1}), (3, {"b": 2})]
+    assert read(b"\xef\xbb\xbf" + data) == expected
+
+
+@pytest.mark.parametrize("data", [b'{"a":1}\r\n{"b":2}', b'\xef\xbb\xbf[{"a":1},\n{"b":2}]'])
+def test_gzip_on_a_non_seekable_stream(chunk, data):
+    packed = gzip.compress(data)
+    items = list(read_records(Pipe(packed), "<stdin>"))
+    assert items == [(1, {"a": 1}), (2, {"b": 2})]
+
+
+def test_gzip_is_detected_by_magic_not_name_and_multi_member_works(tmp_path):
+    path = tmp_path / "audit.json"  # no .gz suffix
+    path.write_bytes(gzip.compress(b'{"a":1}\n') + gzip.compress(b'{"b":2}\n'))
+    with open_input(str(path)) as stream:
+        assert list(read_records(stream, str(path))) == [(1, {"a": 1}), (2, {"b": 2})]
+
+
+def test_corrupt_gzip_is_a_reject_not_an_exception(chunk):
+    packed = gzip.compress(b"".join(b'{"n":%d}\n' % i for i in range(5000)))
+    items = list(read_records(Pipe(packed[: len(packed) // 2], step=4096), "x.gz"))
+    assert records(items)[:10] == [(i + 1, {"n": i}) for i in range(10)]
+    assert items[-1].reason.startswith("corrupt gzip data: ")
+    (only,) = read(b"\x1f\x8b")  # the magic bytes alone
+    assert only.line == 1 and only.reason.startswith("corrupt gzip data: ")
+    items = read(packed[:40] + b"\x00garbage" * 50 + packed[40:])
+    assert isinstance(items[-1], Reject) and items[-1].reason.startswith("corrupt gzip data: ")
+
+
+@pytest.mark.parametrize("data", [b"", b"\n\n  \r\n", b"\xef\xbb\xbf", gzip.compress(b""), gzip.compress(b" \n")])
+def test_empty_input(chunk, data):
+    assert read(data) == []
+    assert list(read_records(Pipe(data), "<stdin>")) == []
+
+
+# ----------------------------------------------------------- Reject, open_input
+
+
+def test_reject_to_json_bytes_and_raw_cap(monkeypatch):
+    r = Reject("in.json", 3, "invalid JSON: x", "ra\u00e9w")
+    assert orjson.loads(r.to_json_bytes()) == {"source": "in.json", "line": 3, "reason": "invalid JSON: x", "raw": "raéw"}
+    assert not r.to_json_bytes().endswith(b"\n")
+    monkeypatch.setattr(readers, "MAX_RAW", 10)
+    (big,) = read(b"not json at all, and rather long\n")
+    assert big.raw == "not json a" and big.raw_truncated
+    assert orjson.loads(big.to_json_bytes())["raw_truncated"] is True
+    (bad,) = read(b"\xff\xfe\n")
+    assert bad.raw == "\ufffd\ufffd"
+
+
+def test_open_input(tmp_path, monkeypatch):
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"[]")))
+    assert open_input("-") is sys.stdin.buffer
+    missing = str(tmp_path / "nope.json")
+    with pytest.raises(OSError, match="nope.json"):
+        open_input(missing)
+
+
+# ------------------------------------------------------------------ properties
+
+KEYS = st.text(max_size=6).filter(lambda k: k not in ("value", "d"))
+SCALARS = (
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**63), 2**63 - 1)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=12)
+    | st.sampled_from(['"', "\\", "\\\"", "]}", "{[", ",", "\r\n", "\u2028"])
+)
+JSON = st.recursive(SCALARS, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(KEYS, inner, max_size=4), max_leaves=12)
+RECORDS = st.lists(st.dictionaries(KEYS, JSON, max_size=5), max_size=6)
+
+
+def _pretty_rows(recs: list, indent: bytes, first_line: int) -> tuple[bytes, list[int]]:
+    """Rows written one pretty-printed element after another, with the line each starts on."""
+    parts, lines, line = [], [], first_line
+    for rec in recs:
+        text = indent + orjson.dumps(rec, option=orjson.OPT_INDENT_2).replace(b"\n", b"\n" + indent)
+        parts.append(text)
+        lines.append(line)
+        line += text.count(b"\n") + 1
+    return b",\n".join(parts), lines
+
+
+def encode(recs: list, layout: str) -> tuple[bytes, list[int]]:
+    """``recs`` written in ``layout``, with the line number each record must come back with."""
+    if layout == "ndjson":
+        return b"".join(orjson.dumps(r) + b"\n" for r in recs), list(range(1, len(recs) + 1))
+    if layout == "ndjson-crlf":
+        return b"\r\n".join(orjson.dumps(r) for r in recs), list(range(1, len(recs) + 1))
+    if layout == "array":
+        return orjson.dumps(recs), [1] * len(recs)
+    if layout == "graph-compact":
+        return orjson.dumps({"@odata.context": "c", "value": recs, "@odata.nextLink": "n"}), [1] * len(recs)
+    head, tail = {
+        "array-pretty": (b"[\n", b"\n]\n"),
+        "graph": (b'{\n  "@odata.context": "c",\n  "value": [\n', b'\n  ],\n  "@odata.nextLink": "n"\n}'),
+        "odata-results": (b'{\n "d": {\n  "__count": "3",\n  "results": [\n', b'\n  ],\n  "__next": "u"\n }\n}'),
+        "odata-list": (b'{\n "d": [\n', b"\n ]\n}\n"),
+    }[layout]
+    body, lines = _pretty_rows(recs, b"  ", head.count(b"\n") + 1)
+    return head + body + tail, lines
+
+
+LAYOUTS = ["ndjson", "ndjson-crlf", "array", "graph-compact", "array-pretty", "graph", "odata-results", "odata-list"]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    recs=RECORDS,
+    layout=st.sampled_from(LAYOUTS),
+    gz=st.booleans(),
+    bom=st.booleans(),
+    chunk=st.sampled_from([1, 2, 3, 7, 64, 1 << 20]),
+)
+def test_round_trip_in_every_layout(recs, layout, gz, bom, chunk):
+    data, lines = encode(recs, layout)
+    data = (b"\xef\xbb\xbf" if bom else b"") + data
+    data = gzip.compress(data) if gz else data
+    old, readers.CHUNK_SIZE = readers.CHUNK_SIZE, chunk
+    try:
+        items = list(read_records(Pipe(data, step=5), "s"))
+    finally:
+        readers.CHUNK_SIZE = old
+    assert items == list(zip(lines, recs))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    recs=RECORDS,
+    layout=st.sampled_from(LAYOUTS),
+    cuts=st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 3), st.binary(max_size=3)), max_size=3),
+    chunk=st.sampled_from([1, 3, 1 << 20]),
+)
+def test_damaged_input_never_raises(recs, layout, cuts, chunk):
+    data, _ = encode(recs, layout)
+    for where, drop, insert in cuts:  # delete and insert a few bytes anywhere
+        where %= len(data) + 1
+        data = data[:where] + insert + data[where + drop :]
+    old, readers.CHUNK_SIZE = readers.CHUNK_SIZE, chunk
+    try:
+        items = list(read_records(io.BytesIO(data), "s"))
+    finally:
+        readers.CHUNK_SIZE = old
+    for item in items:
+        assert isinstance(item, Reject) or (isinstance(item, tuple) and type(item[1]) is dict)
+        line = item.line if isinstance(item, Reject) else item[0]
+        assert 1 <= line <= data.count(b"\n") + 1
+
+
+@given(st.binary(max_size=200))
+def test_arbitrary_bytes_never_raise(data):
+    for item in read(data) + read(gzip.compress(data)[:-3]):
+        assert isinstance(item, (Reject, tuple))
+
+
+# ---------------------------------------------------------------------- memory
+
+
+class GeneratedArray(io.RawIOBase):
+    """A ~``size``-byte JSON array of audit-like records, generated while it is read."""
+
+    def __init__(self, size: int, pretty: bool):
+        self._pending = b"["
+        self._left = size
+        self._i = 0
+        self._pretty = pretty
+        self.count = 0
+
+    def readable(self):
+        return True
+
+    def readinto(self, b):
+        while len(self._pending) < len(b) and self._left > 0:
+            rec = {"Id": f"{self._i:08d}", "Operation": "FileAccessed", "UserId": "a@b.c", "Pad": "x" * 1200,
+                   "ExtendedProperties": [{"Name": "UserAgent", "Value": "Mozilla/5.0 \"quoted\" ]}"}]}
+            text = orjson.dumps(rec, option=orjson.OPT_INDENT_2 if self._pretty else 0)
+            self._pending += (b"," if self._i else b"") + text
+            self._left -= len(text)
+            self._i += 1
+            if self._left <= 0:
+                self._pending += b"]"
+        n = min(len(b), len(self._pending))
+        b[:n] = self._pending[:n]
+        self._pending = self._pending[n:]
+        return n
+
+
+@pytest.mark.parametrize("pretty", [False, True], ids=["compact", "pretty"])
+def test_memory_stays_bounded_on_a_large_array(pretty):
+    stream = GeneratedArray(50_000_000, pretty)
+    tracemalloc.start()
+    try:
+        count = 0
+        for item in read_records(io.BufferedReader(stream), "big.json"):
+            assert not isinstance(item, Reject)
+            count += 1
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert count == stream._i > 30_000
+    assert peak < 10_000_000, f"peak {peak / 1e6:.1f} MB"
