@@ -30,7 +30,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "JSON object per line. Input: NDJSON, a JSON array (a Management Activity API content blob), "
         "OData envelopes ({\"value\": [...]}, {\"d\": {\"results\": [...]}}), optionally gzipped.",
     )
-    p.add_argument("files", nargs="*", metavar="FILE", help="input files; none or '-' reads stdin")
+    p.add_argument("files", nargs="*", metavar="FILE", help="input files or directories (every .json/.ndjson/.jsonl[.gz] below them); none or '-' reads stdin")
     p.add_argument("-o", "--output", metavar="FILE", help="write records here instead of stdout")
     p.add_argument("--rejects", metavar="FILE", help="write rejected input here as JSON lines (default: stderr)")
     p.add_argument("--nested", action="store_true", help="write nested objects instead of flat dotted keys")
@@ -61,7 +61,7 @@ class StrictFailure(Exception):
 
 
 def run(args: argparse.Namespace) -> int:
-    files = args.files or ["-"]
+    files = expand_inputs(args.files or ["-"])
     inputs = []
     for path in files:  # open everything first: a typo in the last name should not waste a long run
         try:
@@ -97,6 +97,24 @@ def run(args: argparse.Namespace) -> int:
     if status == exit_codes.OK and counts.rejected:
         status = exit_codes.REJECTS
     return status
+
+
+def expand_inputs(paths: list[str]) -> list[str]:
+    """Directories stand for every input file below them (golden ``*.expected.json`` excluded)."""
+    from pathlib import Path
+
+    from ..harness import EXPECTED_SUFFIX, INPUT_SUFFIXES
+
+    out: list[str] = []
+    for path in paths:
+        if path != "-" and Path(path).is_dir():
+            out.extend(
+                str(p) for p in sorted(Path(path).rglob("*"))
+                if p.is_file() and p.name.endswith(INPUT_SUFFIXES) and not p.name.endswith(EXPECTED_SUFFIX)
+            )
+        else:
+            out.append(path)
+    return out
 
 
 def _open_output(path: str | None, default: BinaryIO | None = None) -> BinaryIO:
