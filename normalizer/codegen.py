@@ -234,6 +234,7 @@ def base_namespace() -> dict[str, Any]:
         "_put": runtime.put,
         "_fill": runtime.fill,
         "_attach": runtime.attach,
+        "_keep_raw": runtime.keep_raw,
         "_fail": runtime.fail,
     }
 

@@ -229,6 +229,10 @@ def _emit_rule(em: _Emitter, exprs: ExpressionCompiler, ns: Namespace, rule: Rul
             container, rel = "P", path[len(prefix):]
         else:
             container, rel = "out", path
+        roots = None
+        if assignment.consumes:
+            names = sorted({seg[0] for root, seg in compiled.reads if root == "$" and seg and isinstance(seg[0], str)})
+            roots = ns.const(tuple(names)) if names else None
         em.line("try:")
         em.indent()
         em.line(f"_v = {compiled.code}")
@@ -238,16 +242,18 @@ def _emit_rule(em: _Emitter, exprs: ExpressionCompiler, ns: Namespace, rule: Rul
             em.line(f"{container}[{rel[0]!r}] = _v")
         else:
             em.line(f"_put({container}, {rel!r}, _v, owned)")
-        if assignment.consumes:
-            roots = frozenset(seg[0] for root, seg in compiled.reads if root == "$" and seg and isinstance(seg[0], str))
-            if roots:
-                em.line(f"cons.update({ns.const(roots)})")
         if trace:
             em.line(f"ctx.trace.append(('set', {site}, {assignment.target!r}))")
         em.dedent()
+        if roots:  # a move that produced nothing keeps the raw values it read
+            em.line("else:")
+            em.line(f"    _keep_raw(out, r, {roots})")
         em.dedent()
         em.line("except Exception as _e:")
         em.line(f"    _fail(ctx, {site}, {assignment.target!r}, _e)")
+        if roots:
+            em.line(f"    _keep_raw(out, r, {roots})")
+            em.line(f"cons.update({roots})")
     em.dedent()
 
 

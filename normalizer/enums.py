@@ -92,11 +92,13 @@ class EnumTable:
         return self._unknown(ctx, value)
 
     def decode_code(self, ctx, value: Any) -> Any:
-        """The numeric code for ``value``; an unknown value is kept as it came."""
+        """The numeric code for ``value`` (int, numeric string or known name), known or not;
+        MISSING when it is not a code at all (an unknown name, a list...), so the attribute
+        keeps its type and a ``move`` keeps the raw value under ``normalizer.raw``."""
         if value.__class__ is int or value is MISSING or value is None:
             return value
         code = self.lookup_code(value)
-        return value if code is None else code
+        return MISSING if code is None else code
 
     def _unknown(self, ctx, value: Any) -> Any:
         if self.on_unknown == "ignore":

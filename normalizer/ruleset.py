@@ -44,7 +44,7 @@ class Ruleset:
         ctx.reset()
         tree = self._dispatch(record, ctx)
         if ctx.warnings:
-            tree["normalizer"] = {"warnings": ctx.warnings}
+            _add_warnings(tree, ctx.warnings)
         return tree
 
     def normalize_flat(self, record: dict) -> dict:
@@ -57,12 +57,20 @@ class Ruleset:
         ctx.reset()
         tree = self.compiled.dispatch_traced(record, ctx)
         if ctx.warnings:
-            tree["normalizer"] = {"warnings": ctx.warnings}
+            _add_warnings(tree, ctx.warnings)
         return tree, ctx.trace
 
     @property
     def rule_count(self) -> int:
         return len(self.compiled.rules)
+
+
+def _add_warnings(tree: dict, warnings: list[dict]) -> None:
+    engine = tree.get("normalizer")
+    if engine is None:
+        tree["normalizer"] = {"warnings": warnings}
+    else:
+        engine["warnings"] = warnings
 
 
 def rule_layers(overlays: Iterable[str | Path] = (), builtin: bool = True) -> list[tuple[Path, str]]:

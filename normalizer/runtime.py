@@ -109,6 +109,20 @@ def _fill_missing(target: dict, source: dict) -> None:
             _fill_missing(present, value)
 
 
+def keep_raw(out: dict, record: dict, roots: tuple) -> None:
+    """A ``move`` could not produce its value: keep the raw fields under ``normalizer.raw``."""
+    for key in roots:
+        value = record.get(key, M)
+        if value is not M:
+            engine = out.get("normalizer")
+            if engine is None:
+                engine = out["normalizer"] = {}
+            raw = engine.get("raw")
+            if raw is None:
+                raw = engine["raw"] = {}
+            raw[key] = value
+
+
 def attach(out: dict, path: tuple, node: dict) -> None:
     """Hang the stream's passthrough object at its prefix (merging with rule writes there)."""
     parent = out

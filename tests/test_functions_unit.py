@@ -88,7 +88,7 @@ def test_null_first_argument_gives_null(name):
 
 def test_the_expected_functions_are_registered():
     expected = {
-        "exists", "coalesce", "is_null", "type_of", "if_else",
+        "exists", "coalesce", "is_null", "type_of", "if_else", "when",
         "to_int", "to_float", "to_number", "to_bool", "to_string", "parse_json", "try_json",
         "lower", "upper", "trim", "split", "join", "replace", "starts_with", "ends_with",
         "contains", "length", "regex_match", "regex_extract", "regex_replace",

@@ -121,11 +121,13 @@ def enum_name(ctx, table, value):
     enum_arg=0,
     takes_context=True,
     category="enums",
-    doc="The numeric code for a value that may arrive as an int, a numeric string or a name; unknown values are kept as they came.",
+    doc="The numeric code for a value that may arrive as an int, a numeric string or a name; missing when it is none of these (an unknown name).",
     examples=[
         Example('enum_code("RecordType", .RecordType)', {"RecordType": "15"}, 15),
         Example('enum_code("RecordType", .RecordType)', {"RecordType": "AzureActiveDirectoryStsLogon"}, 15),
-        Example('enum_code("RecordType", .RecordType)', {"RecordType": "NoSuchType"}, "NoSuchType"),
+        Example('enum_code("RecordType", .RecordType)', {"RecordType": 99999}, 99999),
+        Example('enum_code("RecordType", .RecordType)', {"RecordType": "NoSuchType"}, MISSING),
+        Example('enum_code("RecordType", .RecordType)', {"RecordType": [15]}, MISSING),
     ],
 )
 def enum_code(ctx, table, value):

@@ -119,3 +119,19 @@ def type_of(x: Any) -> str:
 def if_else(cond: Any, then: Any, otherwise: Any) -> Any:
     # MISSING is falsy, and Python's truthiness of None/False/0/""/[]/{} is exactly the rule.
     return then if cond else otherwise
+
+
+@register(
+    "when",
+    args=2,
+    accepts_missing=True,
+    category="logic",
+    doc="The second argument when the condition is truthy, else nothing (a missing value, so no attribute is written).",
+    examples=[
+        Example('when(.a != "x", .a)', {"a": "y"}, "y"),
+        Example('when(.a != "x", .a)', {"a": "x"}, MISSING),
+        Example("when(.ok, 1)", {}, MISSING),
+    ],
+)
+def when(cond: Any, value: Any) -> Any:
+    return value if cond else MISSING
