@@ -9,13 +9,15 @@ that fails on one record records a warning and everything else still applies.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from .codegen import ExpressionCompiler, Namespace, base_namespace
 from .context import RuleSite
-from .diagnostics import Diagnostic, ExpressionError, RuleLoadError, Span
+from .diagnostics import Diagnostic, ExpressionError, RuleLoadError, Span, did_you_mean
 from .model import Assignment, ExprSource, RuleDef, RuleFileDef, RuleSource, StreamDef
+from .resources import load_schema
 
 RESERVED_TARGET_ROOTS = ("normalizer",)
 
@@ -78,8 +80,6 @@ def compile_rules(source: RuleSource) -> CompiledRules:
     for rule_file in source.files:
         if rule_file.stream not in stream_names:
             span = rule_file.doc.span(("stream",))
-            from .diagnostics import did_you_mean
-
             diags.append(Diagnostic("E113", f"unknown stream '{rule_file.stream}'", span, did_you_mean(rule_file.stream, stream_names)))
     for stream in source.streams:
         if stream.match is not None:
@@ -154,6 +154,7 @@ def _emit_lets(em: _Emitter, exprs: ExpressionCompiler, ns: Namespace, lets: dic
 def _stream_source(stream: StreamDef, files: list[RuleFileDef], exprs: ExpressionCompiler, ns: Namespace,
                    diags: list[Diagnostic], infos: list[AssignmentInfo], trace: bool) -> list[str]:
     prefix = tuple(stream.passthrough.split("."))
+    policy = _target_policy(stream, diags if not trace else [])
     em = _Emitter()
     variables: dict[str, str] = {}
     consumers = any(r.drop or any(a.consumes for a in r.assignments) for f in files for r in f.rules)
@@ -181,7 +182,7 @@ def _stream_source(stream: StreamDef, files: list[RuleFileDef], exprs: Expressio
         em.line("pass")
         _emit_lets(em, exprs, ns, rule_file.lets, file_vars, report)
         for rule in rule_file.rules:
-            _emit_rule(em, exprs, ns, rule, prefix, file_vars, report, infos, trace)
+            _emit_rule(em, exprs, ns, rule, prefix, file_vars, report, infos, trace, policy)
         em.dedent()
     em.line("_fill(P, r, cons)")
     if trace:
@@ -192,14 +193,15 @@ def _stream_source(stream: StreamDef, files: list[RuleFileDef], exprs: Expressio
 
 
 def _emit_rule(em: _Emitter, exprs: ExpressionCompiler, ns: Namespace, rule: RuleDef, prefix: tuple,
-               variables: dict[str, str], diags: list[Diagnostic], infos: list[AssignmentInfo], trace: bool) -> None:
+               variables: dict[str, str], diags: list[Diagnostic], infos: list[AssignmentInfo], trace: bool,
+               policy: TargetPolicy | None) -> None:
     site = ns.const(RuleSite(rule.id, rule.source), prefix="S")
     compiled_when = None
     if rule.when is not None:
         compiled_when = _try_expr(em, exprs, rule.when, variables, diags)
     compiled_assignments = []
     for assignment in rule.assignments:
-        target_ok = _check_target(assignment, rule, diags)
+        target_ok = _check_target(assignment, rule, diags, policy)
         compiled = _try_expr(em, exprs, assignment.expr, variables, diags)
         if compiled is not None and target_ok:
             compiled_assignments.append((assignment, compiled))
@@ -257,13 +259,48 @@ def _emit_rule(em: _Emitter, exprs: ExpressionCompiler, ns: Namespace, rule: Rul
     em.dedent()
 
 
-def _check_target(assignment: Assignment, rule: RuleDef, diags: list[Diagnostic]) -> bool:
+class TargetPolicy:
+    """Which targets a stream's output schema allows.
+
+    Built-in rules may only write attributes the schema lists (by name or by a collection
+    pattern), so the schema and the rules cannot drift apart. Overlay rules may also write
+    any attribute the schema's passthrough pattern admits (a new o365.audit.<Name>).
+    """
+
+    def __init__(self, schema_name: str, schema: dict):
+        self.schema_name = schema_name
+        self.names = set(schema.get("properties", {}))
+        self.patterns = [(re.compile(p), bool(sub.get("x-passthrough"))) for p, sub in schema.get("patternProperties", {}).items()]
+
+    def allows(self, target: str, builtin: bool) -> bool:
+        if target in self.names:
+            return True
+        return any(rx.search(target) and not (passthrough and builtin) for rx, passthrough in self.patterns)
+
+
+def _check_target(assignment: Assignment, rule: RuleDef, diags: list[Diagnostic], policy: TargetPolicy | None) -> bool:
     root = assignment.target.split(".", 1)[0]
+    span = rule.file.doc.span(assignment.expr.at, key=True)
     if root in RESERVED_TARGET_ROOTS:
-        span = rule.file.doc.span(assignment.expr.at, key=True)
         diags.append(Diagnostic("E110", f"target '{assignment.target}' is reserved for the engine", span))
         return False
+    if policy is not None and not policy.allows(assignment.target, builtin=rule.file.layer == 0):
+        diags.append(Diagnostic(
+            "E110", f"target '{assignment.target}' is not in the output schema {policy.schema_name}", span,
+            did_you_mean(assignment.target, policy.names),
+        ))
+        return False
     return True
+
+
+def _target_policy(stream: StreamDef, diags: list[Diagnostic]) -> TargetPolicy | None:
+    if not stream.schema:
+        return None
+    try:
+        return TargetPolicy(stream.schema, load_schema(stream.schema))
+    except (OSError, ValueError) as exc:
+        diags.append(Diagnostic("E100", f"stream '{stream.name}': cannot read output schema {stream.schema}: {exc}", stream.span))
+        return None
 
 
 def _dispatcher(streams: list[StreamDef], compiled: list[CompiledStream], exprs: ExpressionCompiler,

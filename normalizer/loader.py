@@ -197,6 +197,7 @@ def _streams_of(doc: MarkedDocument, layer: int) -> list[StreamDef]:
                 description=raw.get("description", ""),
                 match=_expr(doc, at + ("match",), raw["match"]) if "match" in raw else None,
                 lets=_lets(doc, at + ("let",), raw.get("let")),
+                schema=raw.get("schema"),
             )
         )
     return out

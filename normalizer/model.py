@@ -71,6 +71,7 @@ class StreamDef:
     description: str = ""
     match: ExprSource | None = None
     lets: dict[str, ExprSource] = field(default_factory=dict)
+    schema: str | None = None  # output schema file name in schemas/
 
 
 @dataclass
