@@ -46,6 +46,39 @@ class Compiled:
     reads: list[tuple[str, tuple]] = field(default_factory=list)  # (root, segments)
     calls: set[str] = field(default_factory=set)
     uses_context: bool = False
+    strict_roots: frozenset = frozenset()  # record fields without which the value is surely missing
+
+
+def strict_roots(node: A.Node, top: bool = True) -> frozenset:
+    """Top-level record fields whose absence makes ``node`` evaluate to MISSING.
+
+    The rule compiler guards an assignment with ``"Field" in r`` for these, so a rule
+    about a field the record does not have costs one dict lookup. Relies on the registry
+    contract: a function that does not accept MISSING returns MISSING when its first value
+    argument is MISSING.
+    """
+    if isinstance(node, A.Path):
+        if node.segments and isinstance(node.segments[0], str) and (node.root == "$" or (node.root == "." and top)):
+            return frozenset([node.segments[0]])
+        return frozenset()
+    if isinstance(node, A.Binary) and node.op == "??":
+        return strict_roots(node.left, top) & strict_roots(node.right, top)
+    if isinstance(node, A.Index):
+        return strict_roots(node.target, top)
+    if isinstance(node, A.Call):
+        spec = REGISTRY.get(node.name)
+        if spec is None or not node.args:
+            return frozenset()
+        if node.name == "when" and len(node.args) == 2:
+            return strict_roots(node.args[1], top)
+        if node.name == "if_else" and len(node.args) == 3:
+            return strict_roots(node.args[1], top) & strict_roots(node.args[2], top)
+        if spec.accepts_missing:
+            return frozenset()
+        first = 1 if spec.enum_arg == 0 else 0
+        if first < len(node.args):
+            return strict_roots(node.args[first], top)
+    return frozenset()
 
 
 class ExpressionCompiler:
@@ -65,6 +98,7 @@ class ExpressionCompiler:
             out.code = self._emit(tree, out, variables, current="c", top=True)
         except ExpressionError as exc:
             raise ExpressionError(self._locate(src, exc.diagnostic)) from None
+        out.strict_roots = strict_roots(tree)
         return out
 
     def compile_text(self, text: str, variables: dict[str, str] | None = None) -> Compiled:

@@ -235,6 +235,10 @@ def _emit_rule(em: _Emitter, exprs: ExpressionCompiler, ns: Namespace, rule: Rul
         if assignment.consumes:
             names = sorted({seg[0] for root, seg in compiled.reads if root == "$" and seg and isinstance(seg[0], str)})
             roots = ns.const(tuple(names)) if names else None
+        guard = " and ".join(f"{root!r} in r" for root in sorted(compiled.strict_roots))
+        if guard:  # a field the record lacks: the value is surely missing, skip it all
+            em.line(f"if {guard}:")
+            em.indent()
         em.line("try:")
         em.indent()
         em.line(f"_v = {compiled.code}")
@@ -256,6 +260,8 @@ def _emit_rule(em: _Emitter, exprs: ExpressionCompiler, ns: Namespace, rule: Rul
         if roots:
             em.line(f"    _keep_raw(out, r, {roots})")
             em.line(f"cons.update({roots})")
+        if guard:
+            em.dedent()
     em.dedent()
 
 

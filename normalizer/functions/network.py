@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from functools import lru_cache
 from typing import Any
 
 from ..missing import MISSING
@@ -68,9 +69,22 @@ def parse_endpoint(value: str) -> tuple[IPAddress, int | None] | None:
     ],
 )
 def clean_ip(x: Any) -> Any:
+    if x.__class__ is str:
+        if _PLAIN_IPV4.fullmatch(x):  # the common case, already canonical
+            return x
+        return _clean_text(x)
     if x is MISSING or x is None:
         return x
-    parsed = parse_endpoint(x) if isinstance(x, str) else None
+    return MISSING
+
+
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_PLAIN_IPV4 = re.compile(rf"(?:{_OCTET}\.){{3}}{_OCTET}")
+
+
+@lru_cache(maxsize=8192)  # client addresses repeat a lot within a tenant's records
+def _clean_text(text: str) -> Any:
+    parsed = parse_endpoint(text)
     return MISSING if parsed is None else str(parsed[0])
 
 
