@@ -38,18 +38,26 @@ class CompiledStream:
     name: str
     definition: StreamDef
     function: Callable[[dict, Any], dict]
-    traced: Callable[[dict, Any], dict]
     rules: list[RuleDef] = field(default_factory=list)
     source_code: str = ""
+    traced: Callable[[dict, Any], dict] | None = None  # built on first use (explain)
 
 
 @dataclass
 class CompiledRules:
     streams: list[CompiledStream]
     dispatch: Callable[[dict, Any], dict]
-    dispatch_traced: Callable[[dict, Any], dict]
     assignments: list[AssignmentInfo]
     rules: list[RuleDef]
+    build_traced: Callable[[], Callable[[dict, Any], dict]] = field(repr=False, default=None)
+    _traced: Callable[[dict, Any], dict] | None = field(repr=False, default=None)
+
+    @property
+    def dispatch_traced(self) -> Callable[[dict, Any], dict]:
+        """The same rules with provenance recording, compiled only when first needed."""
+        if self._traced is None:
+            self._traced = self.build_traced()
+        return self._traced
 
 
 class _Emitter:
@@ -88,24 +96,26 @@ def compile_rules(source: RuleSource) -> CompiledRules:
     orphans = [f for f in source.files if f.stream not in stream_names]
     if orphans:  # still compile them, so every other problem in them is reported too
         _stream_source(StreamDef("unknown", "o365.unknown", Span("", 1, 1), 0), orphans, exprs, ns, diags, [], trace=False)
-    pieces: list[tuple[StreamDef, list[RuleFileDef], list[str], list[str]]] = []
+    pieces: list[tuple[StreamDef, list[RuleFileDef], list[str]]] = []
     for stream in source.streams:
         files = [f for f in source.files if f.stream == stream.name]
-        plain = _stream_source(stream, files, exprs, ns, diags, infos, trace=False)
-        traced = _stream_source(stream, files, exprs, ns, diags, [], trace=True)
-        pieces.append((stream, files, plain, traced))
+        pieces.append((stream, files, _stream_source(stream, files, exprs, ns, diags, infos, trace=False)))
     if diags:
         raise RuleLoadError(diags)
-    compiled_streams = []
-    for stream, files, plain, traced in pieces:
-        function = _materialize(plain, f"stream_{stream.name}", ns)
-        traced_fn = _materialize(traced, f"stream_{stream.name}", ns)
-        compiled_streams.append(
-            CompiledStream(stream.name, stream, function, traced_fn, [r for f in files for r in f.rules], "\n".join(plain))
-        )
+    compiled_streams = [
+        CompiledStream(stream.name, stream, _materialize(plain, f"stream_{stream.name}", ns),
+                       [r for f in files for r in f.rules], "\n".join(plain))
+        for stream, files, plain in pieces
+    ]
     dispatch = _dispatcher(source.streams, compiled_streams, exprs, ns, traced=False)
-    dispatch_traced = _dispatcher(source.streams, compiled_streams, exprs, ns, traced=True)
-    return CompiledRules(compiled_streams, dispatch, dispatch_traced, infos, source.active_rules())
+
+    def build_traced() -> Callable[[dict, Any], dict]:
+        for (stream, files, _), cs in zip(pieces, compiled_streams):
+            traced = _stream_source(stream, files, exprs, ns, [], [], trace=True)
+            cs.traced = _materialize(traced, f"stream_{stream.name}", ns)
+        return _dispatcher(source.streams, compiled_streams, exprs, ns, traced=True)
+
+    return CompiledRules(compiled_streams, dispatch, infos, source.active_rules(), build_traced)
 
 
 def _materialize(lines: list[str], name: str, ns: Namespace) -> Callable:

@@ -143,6 +143,7 @@ class _ToAst(Transformer):
 _TRANSFORMER = _ToAst()
 
 
+@lru_cache(maxsize=4096)  # rule sets repeat expressions; the trees are immutable
 def parse(text: str) -> A.Node:
     """Parse one expression. Raises ExpressionError (E104) with a position inside ``text``."""
     if not text.strip():
