@@ -4,8 +4,11 @@ Why streaming: o365norm runs as a stdin-to-stdout filter over audit dumps that c
 many GB, often piped and gzipped, so nothing here may hold the whole input.  NDJSON is
 read a line at a time; a JSON document (a top-level array, or a Microsoft Graph / OData
 envelope around one) is scanned in fixed-size chunks and each element is parsed with
-orjson as soon as its closing bracket has been seen.  Memory stays bounded by one chunk
-plus the largest single record (or the longest line), whatever the size of the input.
+orjson as soon as its closing bracket has been seen.  Documents may follow one another
+(``cat page1.json page2.json``); anything else after a document is rejected up to the
+next line that starts with '[' or '{', where reading resumes.  Memory stays bounded by
+one chunk plus the largest single record (or the longest line), whatever the size of
+the input.
 
 Bad data never raises: every malformed line or element becomes a ``Reject`` carrying its
 source, line and text, and reading goes on after it.  Only I/O errors propagate.
@@ -25,6 +28,7 @@ import orjson
 
 CHUNK_SIZE = 1 << 20  # bytes read at a time (tests shrink it to put boundaries anywhere)
 MAX_RAW = 1 << 20  # cap on the offending text kept in a Reject
+_PEEK_LINES = 4  # non-blank lines looked at after a '{' first line that does not parse
 _GZIP_MAGIC = b"\x1f\x8b"
 _BOM = b"\xef\xbb\xbf"
 _WS = b" \t\r\n"
@@ -34,6 +38,7 @@ _NON_WS = re.compile(rb"[^ \t\r\n]")
 _TOKEN = re.compile(rb'[\[\]{},"]')
 _STRING_BODY = re.compile(rb'[^"\\]*(?:\\.[^"\\]*)*', re.S)
 _AFTER_ELEMENT = re.compile(rb"[ \t\r\n]*[,\]}]")
+_RESYNC = re.compile(rb"\n[\[{]")  # a line starting with '[' or '{': where reading resumes after junk
 
 
 def _container_pattern(depth: int) -> re.Pattern[bytes]:
@@ -143,7 +148,10 @@ def _decompressing(stream: BinaryIO) -> io.RawIOBase:
 def _sniff(f: BinaryIO) -> tuple[bytes, int, bool]:
     """Read past a BOM to the first non-blank byte: (bytes read, its index, document mode?).
 
-    '[' starts a document, and so does '{' unless its first line alone is JSON."""
+    '[' starts a document, and so does '{' unless its first line alone is JSON.  When
+    that first line does not parse, the input may still be NDJSON whose first record is
+    damaged, so the next ``_PEEK_LINES`` non-blank lines are looked at (they stay in the
+    returned bytes): see ``_peek_verdict``."""
     head = f.read(max(CHUNK_SIZE, 3))
     head = head[3:] if head.startswith(_BOM) else head
     while (m := _NON_WS.search(head)) is None:
@@ -154,14 +162,56 @@ def _sniff(f: BinaryIO) -> tuple[bytes, int, bool]:
     start = m.start()
     if head[start] != ord("{"):
         return head, start, head[start] == ord("[")
-    if head.find(b"\n", start) < 0:
-        head += f.readline()
-    end = head.find(b"\n", start)
+    head, end = _whole_line(f, head, start)
     try:
-        orjson.loads(head[start : end if end >= 0 else len(head)])
+        orjson.loads(head[start:end])
+        return head, start, False
     except orjson.JSONDecodeError:
-        return head, start, True
-    return head, start, False
+        pass
+    peeked = 0
+    while peeked < _PEEK_LINES and end < len(head):
+        pos = end + 1
+        head, end = _whole_line(f, head, pos)
+        if not head[pos:end].strip(_WS):
+            continue
+        peeked += 1
+        verdict = _peek_verdict(head[start:end], head[pos:end])
+        if verdict is not None:
+            return head, start, verdict
+    return head, start, True
+
+
+def _peek_verdict(text: bytes, line: bytes) -> bool | None:
+    """Document mode (True), NDJSON (False) or undecided (None), given ``text``: the input
+    from its first line (which does not parse alone) to ``line``, the last peeked line.
+
+    A multi-line document is valid JSON from its first line on: each further line keeps
+    ``text`` the beginning of a value (orjson fails only at its very end) until the line
+    that completes it.  A pretty-printed document may well hold lines that parse on their
+    own (a compact row ``{"a": 1}``, a last list item ``"x"``), so those prove nothing.
+    NDJSON with a damaged first line breaks that: once ``text`` cannot begin a document,
+    a line that is a JSON object or array on its own is the next record."""
+    doc = text.decode("utf-8", "replace")  # orjson reports character positions
+    try:
+        orjson.loads(doc)
+        return True  # a complete multi-line document (perhaps followed by others)
+    except orjson.JSONDecodeError as exc:
+        if exc.pos >= len(doc):
+            return None  # still the beginning of one document
+    try:
+        return False if type(orjson.loads(line)) in (dict, list) else None
+    except orjson.JSONDecodeError:
+        return None
+
+
+def _whole_line(f: BinaryIO, head: bytes, pos: int) -> tuple[bytes, int]:
+    """``head`` extended (if need be) so that the line starting at ``pos`` is complete,
+    and the index of its newline (``len(head)`` for a last line without one)."""
+    end = head.find(b"\n", pos)
+    if end < 0:
+        head += f.readline()
+        end = head.find(b"\n", pos)
+    return head, end if end >= 0 else len(head)
 
 
 def _ndjson(f: BinaryIO, source: str) -> Iterator[Item]:
@@ -322,13 +372,16 @@ class _Document:
         return self.reject(self.mark + lead, "truncated JSON document", raw.strip(_WS))
 
     def read(self, pos: int) -> Iterator[Item]:
-        """Yield the records of the document starting at ``pos``; return the last line."""
-        if self.byte(pos) == ord("["):
-            end = yield from self.elements(pos)
-        else:
-            end = yield from self.envelope_or_object(pos)
-        if end is not None:
-            yield from self.trailing(end)
+        """Yield the records of the document starting at ``pos``, and of every document
+        concatenated after it; return the last line."""
+        while pos is not None:
+            if self.byte(pos) == ord("["):
+                end = yield from self.elements(pos)
+            else:
+                end = yield from self.envelope_or_object(pos)
+            if end is None:  # truncated: the reject took the rest of the input
+                break
+            pos = yield from self.next_document(end)
         return self.line(self.end())
 
     def elements(self, pos: int) -> Iterator[Item]:
@@ -424,14 +477,31 @@ class _Document:
             yield self.reject(self.skip_ws(pos), reason, raw)
         return end + 1
 
-    def trailing(self, pos: int) -> Iterator[Item]:
-        """Reject whatever non-whitespace follows the document (reading at most MAX_RAW more)."""
+    def next_document(self, pos: int) -> Iterator[Item]:
+        """Position of the next document after the one ending at ``pos``, or None at the
+        end of input.  What follows a document is another one if it starts with '[' or
+        '{'; anything else is rejected up to the next line starting with '[' or '{'."""
         self.mark = pos
         pos = self.skip_ws(pos)
-        if pos is None:
-            return
-        self.mark = pos
-        raw = self.text(pos, self.end())
-        while len(raw) <= MAX_RAW and (chunk := self.f.read(CHUNK_SIZE)):
-            raw += chunk
-        yield self.reject(pos, "unexpected data after the JSON document", raw.rstrip(_WS))
+        if pos is None or self.byte(pos) in b"[{":
+            return pos
+        line, raw = self.line(pos), bytearray()
+        while (m := _RESYNC.search(self.buf, pos - self.off)) is None:
+            stop = max(pos, self.end() - 1)  # keep a last "\n": a '[' or '{' may follow
+            self.keep(raw, pos, stop)
+            pos = self.mark = stop  # drop the junk already seen: memory stays bounded
+            if not self.more():
+                self.keep(raw, pos, self.end())
+                stop = None
+                break
+        else:
+            stop = m.start() + 1 + self.off
+            self.keep(raw, pos, stop)
+        yield _reject(self.source, line, "unexpected data after the JSON document", bytes(raw).rstrip(_WS))
+        return stop
+
+    def keep(self, raw: bytearray, a: int, b: int) -> None:
+        """Append the input from ``a`` to ``b`` to ``raw``, up to one byte over MAX_RAW."""
+        room = MAX_RAW + 1 - len(raw)
+        if room > 0:
+            raw += self.buf[a - self.off : min(b, a + room) - self.off]

@@ -224,11 +224,9 @@ def test_odata_envelope_with_a_second_top_level_key_is_rejected_after_the_rows(c
     assert rejects(items) == [(2, "unexpected member in envelope: x", ',\n "x": 2')]
 
 
-def test_single_line_object_with_more_data_is_a_document():
-    # The first line alone does not parse, so this is document mode: one object, then junk.
-    items = read(b'{"a": 1} {"b": 2}\n{"c": 3}\n')
-    assert records(items) == [(1, {"a": 1})]
-    assert rejects(items) == [(1, "unexpected data after the JSON document", '{"b": 2}\n{"c": 3}')]
+def test_values_run_together_on_lines_that_do_not_parse_alone_are_a_run_of_documents(chunk):
+    data = b'{"a": 1} {"b": 2}\n  {"c": 3}{"d": 4}'
+    assert read(data) == [(1, {"a": 1}), (1, {"b": 2}), (2, {"c": 3}), (2, {"d": 4})]
 
 
 def test_single_line_envelope_is_ndjson():
@@ -257,6 +255,149 @@ def test_unexpected_data_after_the_document(chunk):
     assert records(items) == [(1, {"a": 1})]
     assert rejects(items) == [(3, "unexpected data after the JSON document", "]junk")]
     assert rejects(read(b'[{"a": 1}]\n \n\t')) == []
+    items = read(b'{\n "a": 1\n}, {"b": 2}\n')  # '{' in the middle of a line: no new document
+    assert records(items) == [(1, {"a": 1})]
+    assert rejects(items) == [(3, "unexpected data after the JSON document", ', {"b": 2}')]
+
+
+# ----------------------------------------------------- concatenated documents
+
+
+def test_concatenated_arrays_one_per_line(chunk):
+    data = b'[{"a": 1}, {"a": 2}]\n[{"b": 1}]\n\n[]\n[ ]\r\n[{"c": 1},\n {"c": 2}]'
+    assert read(data) == [(1, {"a": 1}), (1, {"a": 2}), (2, {"b": 1}), (6, {"c": 1}), (7, {"c": 2})]
+
+
+def test_concatenated_documents_of_every_kind_on_one_line(chunk):
+    data = b'[{"a": 1}][{"b": 2}] {"c": 3}{"value": [{"d": 4}], "@odata.nextLink": "n"}  {"d": {"results": [{"e": 5}]}}'
+    assert read(data) == [(1, {"a": 1}), (1, {"b": 2}), (1, {"c": 3}), (1, {"d": 4}), (1, {"e": 5})]
+
+
+def test_cat_of_pretty_printed_graph_pages(chunk):
+    pages = [
+        {"@odata.context": "c", "value": [{"Id": 1, "L": [{"x": "]"}]}, {"Id": 2}], "@odata.nextLink": "p2"},
+        {"@odata.context": "c", "value": []},
+        {"@odata.context": "c", "value": [{"Id": 3}]},
+    ]
+    data = b"".join(orjson.dumps(page, option=orjson.OPT_INDENT_2) + b"\n" for page in pages)
+    starts = [n + 1 for n, text in enumerate(data.split(b"\n")) if text == b"    {"]
+    expected = [row for page in pages for row in page["value"]]
+    assert read(data) == list(zip(starts, expected))
+    assert list(read_records(Pipe(gzip.compress(data)), "<stdin>")) == list(zip(starts, expected))
+
+
+def test_pretty_printed_objects_one_after_another(chunk):
+    recs = [{"Id": i, "Operation": "x", "List": [{"k": i}]} for i in range(3)]
+    data = b"\n".join(orjson.dumps(rec, option=orjson.OPT_INDENT_2) for rec in recs) + b"\n"
+    starts = [n + 1 for n, text in enumerate(data.split(b"\n")) if text == b"{"]
+    assert starts == [1, 10, 19]
+    assert read(data) == list(zip(starts, recs))
+
+
+def test_documents_of_different_kinds_then_ndjson_lines(chunk):
+    data = (
+        b'[\n {"a": 1}\n]\n{"value": [{"b": 2}], "@odata.nextLink": "n"}\n'
+        b'{"d": {"results": [{"c": 3}]}}\n{"e": 5}\n\n{"f": 6}\n'
+    )
+    assert read(data) == [(2, {"a": 1}), (4, {"b": 2}), (5, {"c": 3}), (6, {"e": 5}), (8, {"f": 6})]
+
+
+def test_junk_between_documents_is_rejected_up_to_the_next_line_starting_a_document(chunk):
+    data = (
+        b'[{"a": 1}]\njunk here\n  {"indented": "still junk"}\nmore junk\n{"b": 2}\n'
+        b']x\r\n[{"c": 3}]\n'
+    )
+    items = read(data)
+    assert records(items) == [(1, {"a": 1}), (5, {"b": 2}), (7, {"c": 3})]
+    assert rejects(items) == [
+        (2, "unexpected data after the JSON document", 'junk here\n  {"indented": "still junk"}\nmore junk'),
+        (6, "unexpected data after the JSON document", "]x"),
+    ]
+
+
+def test_long_junk_is_capped_and_the_line_numbers_after_it_are_right(monkeypatch):
+    monkeypatch.setattr(readers, "MAX_RAW", 50)
+    monkeypatch.setattr(readers, "CHUNK_SIZE", 7)
+    junk = b"".join(b"junk line %d\n" % i for i in range(1000))
+    items = read(b'[{"a": 1}]\n' + junk + b'[{"b": 2},\n{"c": 3}]')
+    assert items[0] == (1, {"a": 1}) and items[2:] == [(1002, {"b": 2}), (1003, {"c": 3})]
+    assert items[1] == Reject("t.json", 2, "unexpected data after the JSON document", junk[:50].decode(), True)
+
+
+def test_a_truncated_document_after_a_good_one(chunk):
+    items = read(b'[{"a": 1}]\n[{"b": 2},\n {"c"')
+    assert records(items) == [(1, {"a": 1}), (2, {"b": 2})]
+    assert rejects(items) == [(3, "truncated JSON document", '{"c"')]
+
+
+def test_memory_stays_bounded_on_large_junk_after_a_document():
+    data = b'[{"a": 1}]\n' + b"x" * 1000 + b"\n" + b"junk " * 6_000_000 + b'\n{"b": 2}\n'
+    stream = io.BytesIO(data)  # allocated before tracing starts
+    tracemalloc.start()
+    try:
+        items = list(read_records(stream, "big.json"))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert records(items) == [(1, {"a": 1}), (4, {"b": 2})]
+    assert items[1].line == 2 and items[1].raw_truncated and len(items[1].raw) == readers.MAX_RAW
+    assert peak < 10_000_000, f"peak {peak / 1e6:.1f} MB"
+
+
+# ------------------------------------------------ NDJSON with a damaged first line
+
+
+@pytest.mark.parametrize(
+    "first",
+    [
+        b'{"a": 1,, "b": 2}',  # a syntax error
+        b'{"Id": "x", "Operat',  # cut inside a string
+        b'{"a": 1} {"b": 2}',  # two values on one line
+        b'{"List": [1,',  # cut where the next line could go on with the value
+        b'{"a": "\xff\xfe", "b": ',  # not UTF-8, and cut
+    ],
+)
+def test_ndjson_with_a_damaged_first_line_stays_ndjson(chunk, first):
+    data = b"\n \n" + first + b'\n{"c": 3}\n\n[{"d": 4}]\n{"e": 5}\n'
+    items = read(data)
+    assert records(items) == [(4, {"c": 3}), (6, {"d": 4}), (7, {"e": 5})]
+    (bad,) = [item for item in items if isinstance(item, Reject)]
+    assert bad.line == 3 and bad.raw == first.decode("utf-8", "replace") and bad.reason.startswith("invalid JSON: ")
+    assert list(read_records(Pipe(gzip.compress(data)), "<stdin>")) == [
+        Reject("<stdin>", 3, bad.reason, bad.raw) if isinstance(item, Reject) else item for item in items
+    ]
+
+
+def test_damaged_lines_before_the_first_good_one_within_the_peek_window(chunk):
+    bad = [b'{"bad": %d,,' % i for i in range(readers._PEEK_LINES)]
+    items = read(b"\n".join(bad) + b'\n{"ok": 1}\n{"ok": 2}')
+    assert records(items) == [(len(bad) + 1, {"ok": 1}), (len(bad) + 2, {"ok": 2})]
+    assert [r.line for r in items if isinstance(r, Reject)] == list(range(1, len(bad) + 1))
+
+
+def test_when_no_later_line_parses_alone_it_is_a_multi_line_document(chunk):
+    items = read(b'{"a": 1,,\n "b": 2}\n')
+    assert records(items) == []
+    (bad,) = rejects(items)
+    assert bad[0] == 1 and bad[1].startswith("invalid JSON: ") and bad[2] == '{"a": 1,,\n "b": 2}'
+
+
+@pytest.mark.parametrize(
+    "data, expected",
+    [
+        # Inner lines that parse on their own ('{"a": 1}', '"y"') do not make these NDJSON:
+        # the text from the first line on is still the beginning of one document.
+        (b'{"value": [\n{"a": 1}\n]}\n', [(2, {"a": 1})]),
+        (b'{\n  "value": [\n    {"a": 1}\n  ]\n}\n', [(3, {"a": 1})]),
+        (b'{\n "d": {"results": [\n  {"a": ["x",\n   "y"]}\n ]}}', [(3, {"a": ["x", "y"]})]),
+        (b'{\n "k": "\xc3\xa9\xe2\x82\xac",\n "v": [\n  {"a": 1}\n ]\n}', [(1, {"k": "\u00e9\u20ac", "v": [{"a": 1}]})]),
+        # A short document, then others: still document mode.
+        (b'{\n "d": []\n}\n[{"a": 1}]\n', [(4, {"a": 1})]),
+        (b'{\n "a": 1\n}\n{"b": 2}\n{"c": 3}\n', [(1, {"a": 1}), (4, {"b": 2}), (5, {"c": 3})]),
+    ],
+)
+def test_pretty_documents_whose_inner_lines_parse_alone_stay_documents(chunk, data, expected):
+    assert read(data) == expected
 
 
 # ----------------------------------------------------- BOM, gzip, empty input
@@ -389,6 +530,34 @@ def test_round_trip_in_every_layout(recs, layout, gz, bom, chunk):
     finally:
         readers.CHUNK_SIZE = old
     assert items == list(zip(lines, recs))
+
+
+DOCUMENT_LAYOUTS = ["array", "array-pretty", "graph", "odata-results", "odata-list"]  # read as documents
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    parts=st.lists(st.tuples(RECORDS, st.sampled_from(LAYOUTS[2:])), min_size=1, max_size=4).filter(
+        lambda parts: parts[0][1] in DOCUMENT_LAYOUTS
+    ),
+    separators=st.lists(st.sampled_from([b"\n", b"\r\n", b"\n\n", b" ", b""]), min_size=4, max_size=4),
+    gz=st.booleans(),
+    chunk=st.sampled_from([1, 2, 7, 1 << 20]),
+)
+def test_concatenated_documents_round_trip(parts, separators, gz, chunk):
+    data, expected = b"", []
+    for (recs, layout), sep in zip(parts, separators):
+        text, lines = encode(recs, layout)
+        offset = data.count(b"\n")
+        expected += [(line + offset, rec) for line, rec in zip(lines, recs)]
+        data += text + sep
+    data = gzip.compress(data) if gz else data
+    old, readers.CHUNK_SIZE = readers.CHUNK_SIZE, chunk
+    try:
+        items = list(read_records(Pipe(data, step=5), "s"))
+    finally:
+        readers.CHUNK_SIZE = old
+    assert items == expected
 
 
 @settings(max_examples=300, deadline=None)

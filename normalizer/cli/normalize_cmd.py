@@ -71,8 +71,15 @@ def run(args: argparse.Namespace) -> int:
             return exit_codes.USAGE
     ruleset = load_rules(args)
     counts = Counts()
-    out = _open_output(args.output)
-    rejects = _open_output(args.rejects, default=sys.stderr.buffer)
+    out = None
+    try:
+        out = _open_output(args.output)
+        rejects = _open_output(args.rejects, default=sys.stderr.buffer)
+    except OSError as exc:  # an unwritable -o / --rejects is a usage error, not a traceback
+        if out is not None and out is not sys.stdout.buffer:
+            out.close()
+        print(f"o365norm: cannot write {exc.filename}: {exc.strerror or exc}", file=sys.stderr)
+        return exit_codes.USAGE
     status = exit_codes.OK
     try:
         for path, stream in inputs:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from ..harness import find_golden_cases, run_golden, run_rule_examples
@@ -33,7 +34,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     directory = Path(args.dir)
     if not directory.is_dir():
-        print(f"o365norm: not a directory: {directory}")
+        print(f"o365norm: not a directory: {directory}", file=sys.stderr)
         return exit_codes.USAGE
     has_rules = any(p.suffix in (".yaml", ".yml") for p in directory.rglob("*"))
     args.rules = list(args.rules) + ([str(directory)] if has_rules else [])
