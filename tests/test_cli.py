@@ -591,3 +591,33 @@ def test_process_missing_file_and_broken_rules(tmp_path):
     done = run_process("--rules", "overlay", stdin=ndjson(RECORDS), cwd=tmp_path)
     assert (done.returncode, done.stdout) == (exit_codes.RULE_ERROR, b"")
     assert b"overlay/x.yaml:6:21: error[E105]" in done.stderr
+
+
+def test_strict_does_not_write_the_failing_record(tmp_path, capsysbinary):
+    from normalizer.cli.main import main
+
+    rules = tmp_path / "r"
+    rules.mkdir()
+    (rules / "r.yaml").write_text("version: 1\nstream: audit\nrules:\n  - id: t.n\n    set:\n      o365.audit.N: to_int(.X)\n")
+    src = tmp_path / "in.ndjson"
+    src.write_text('{"X": "1"}\n{"X": "abc"}\n{"X": "3"}\n')
+    assert main([str(src), "--rules", str(rules), "--strict", "-q"]) == 4
+    out = capsysbinary.readouterr().out.decode().splitlines()
+    assert len(out) == 1 and '"o365.audit.N":1' in out[0]
+
+
+def test_output_that_is_an_input_is_refused(tmp_path):
+    from normalizer.cli.main import main
+
+    src = tmp_path / "in.ndjson"
+    src.write_text('{"X": "1"}\n')
+    assert main([str(src), "-o", str(src)]) == 2
+    assert src.read_text() == '{"X": "1"}\n'
+
+
+def test_explain_record_zero_is_a_usage_error(tmp_path):
+    from normalizer.cli.main import main
+
+    src = tmp_path / "in.ndjson"
+    src.write_text('{"X": "1"}\n')
+    assert main(["explain", str(src), "--record", "0"]) == 2

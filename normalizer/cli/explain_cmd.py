@@ -29,6 +29,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.record < 1:
+        print("o365norm: --record counts from 1", file=sys.stderr)
+        return exit_codes.USAGE
     try:
         stream = open_input(args.file)
     except OSError as exc:

@@ -62,6 +62,10 @@ class StrictFailure(Exception):
 
 def run(args: argparse.Namespace) -> int:
     files = expand_inputs(args.files or ["-"])
+    clash = _output_is_input(args, files)
+    if clash:
+        print(f"o365norm: {clash} is both an input and an output; refusing to overwrite it", file=sys.stderr)
+        return exit_codes.USAGE
     inputs = []
     for path in files:  # open everything first: a typo in the last name should not waste a long run
         try:
@@ -124,6 +128,18 @@ def expand_inputs(paths: list[str]) -> list[str]:
     return out
 
 
+def _output_is_input(args: argparse.Namespace, files: list[str]) -> str | None:
+    import os
+
+    for target in (args.output, args.rejects):
+        if not target or target == "-" or not os.path.exists(target):
+            continue
+        for path in files:
+            if path != "-" and os.path.exists(path) and os.path.samefile(path, target):
+                return target
+    return None
+
+
 def _open_output(path: str | None, default: BinaryIO | None = None) -> BinaryIO:
     if path is None or path == "-":
         return default or sys.stdout.buffer
@@ -151,13 +167,13 @@ def _normalize_stream(stream, source, ruleset, args, out, rejects, counts: Count
             raw = dumps(record, default=str).decode("utf-8", "replace")
             rejects.write(Reject(source, line, f"internal error: {type(exc).__name__}: {exc}", raw).to_json_bytes() + b"\n")
             continue
+        engine = tree.get("normalizer")
+        if engine is not None and "warnings" in engine:
+            if strict:  # fatal: the failing record is not written
+                _check_strict(engine["warnings"], source, line)
+            counts.with_warnings += 1
         write(data)
         counts.records_out += 1
-        warnings = tree.get("normalizer")
-        if warnings is not None:
-            counts.with_warnings += 1
-            if strict:
-                _check_strict(warnings["warnings"], source, line)
 
 
 def _check_strict(warnings: list[dict], source: str, line: int) -> None:
