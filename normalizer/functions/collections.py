@@ -91,6 +91,24 @@ def _build(
     return builder.finish()
 
 
+def _plain_kv(x: list, name_key: str, value_key: str, cap: int) -> dict | None:
+    """The common case in one pass: well-formed entries, unique names, under the cap.
+    None sends anything else through the full shape handling of _build."""
+    if len(x) > cap:
+        return None
+    out: dict = {}
+    for element in x:
+        if element.__class__ is not dict or len(element) != 2 or value_key not in element:
+            return None
+        name = element.get(name_key)
+        if name.__class__ is not str or not name or name in out:
+            return None
+        out[name] = element[value_key]
+    if RAW in out or OVERFLOW in out:
+        return None
+    return out
+
+
 def _name_of(element: Any, name_key: str) -> str | None:
     name = element.get(name_key) if isinstance(element, dict) else None
     return name if isinstance(name, str) and name else None
@@ -130,6 +148,10 @@ def _name_of(element: Any, name_key: str) -> str | None:
     ],
 )
 def kv_map(ctx: Any, x: Any, name_key: str = "Name", value_key: str = "Value") -> Any:
+    if x.__class__ is list:
+        plain = _plain_kv(x, name_key, value_key, ctx.options.collection_cap)
+        if plain is not None:
+            return plain
     keys = {name_key, value_key}
 
     def entry(element: Any) -> tuple[str, Any] | None:

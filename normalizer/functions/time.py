@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import re
 from datetime import datetime, timedelta
+from functools import lru_cache
 from decimal import ROUND_FLOOR, Decimal
 from typing import Any
 
@@ -85,6 +86,7 @@ def _from_us(m: re.Match) -> str:
     return _format(datetime(int(year), int(month), int(day), h, int(minute or 0), int(second or 0)))
 
 
+@lru_cache(maxsize=16384)  # a busy tenant writes many records per second: the same text repeats
 def _from_string(x: str) -> str:
     text = x.strip()
     m = _ODATA.fullmatch(text)
