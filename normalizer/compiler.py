@@ -91,7 +91,7 @@ def compile_rules(source: RuleSource) -> CompiledRules:
             diags.append(Diagnostic("E113", f"unknown stream '{rule_file.stream}'", span, did_you_mean(rule_file.stream, stream_names)))
     for stream in source.streams:
         if stream.match is not None:
-            _try_expr(None, exprs, stream.match, {}, diags)
+            _try_expr(exprs, stream.match, {}, diags)
     infos: list[AssignmentInfo] = []
     orphans = [f for f in source.files if f.stream not in stream_names]
     if orphans:  # still compile them, so every other problem in them is reported too
@@ -125,7 +125,7 @@ def _materialize(lines: list[str], name: str, ns: Namespace) -> Callable:
     return scope.pop(name)
 
 
-def _try_expr(em: _Emitter | None, exprs: ExpressionCompiler, src: ExprSource, variables: dict[str, str],
+def _try_expr(exprs: ExpressionCompiler, src: ExprSource, variables: dict[str, str],
               diags: list[Diagnostic]):
     try:
         return exprs.compile(src, variables)
@@ -147,7 +147,7 @@ def _emit_lets(em: _Emitter, exprs: ExpressionCompiler, ns: Namespace, lets: dic
                variables: dict[str, str], diags: list[Diagnostic]) -> None:
     """Each let is evaluated once; one that fails reads as MISSING (and is recorded)."""
     for name, src in lets.items():
-        compiled = _try_expr(em, exprs, src, variables, diags)
+        compiled = _try_expr(exprs, src, variables, diags)
         py = f"v_{name}"
         if compiled is not None:
             site = ns.const(RuleSite(f"let {name}", f"{src.span.path}:{src.span.line}"), prefix="S")
@@ -179,7 +179,7 @@ def _stream_source(stream: StreamDef, files: list[RuleFileDef], exprs: Expressio
         file_vars = dict(variables)
         guard = "True"
         if rule_file.match is not None:
-            compiled = _try_expr(em, exprs, rule_file.match, file_vars, report)
+            compiled = _try_expr(exprs, rule_file.match, file_vars, report)
             if compiled is None:
                 continue
             site = ns.const(RuleSite(f"match {rule_file.path}", str(rule_file.match.span)), prefix="S")
@@ -208,11 +208,11 @@ def _emit_rule(em: _Emitter, exprs: ExpressionCompiler, ns: Namespace, rule: Rul
     site = ns.const(RuleSite(rule.id, rule.source), prefix="S")
     compiled_when = None
     if rule.when is not None:
-        compiled_when = _try_expr(em, exprs, rule.when, variables, diags)
+        compiled_when = _try_expr(exprs, rule.when, variables, diags)
     compiled_assignments = []
     for assignment in rule.assignments:
         target_ok = _check_target(assignment, rule, diags, policy)
-        compiled = _try_expr(em, exprs, assignment.expr, variables, diags)
+        compiled = _try_expr(exprs, assignment.expr, variables, diags)
         if compiled is not None and target_ok:
             compiled_assignments.append((assignment, compiled))
             infos.append(AssignmentInfo(assignment.target, rule, assignment.expr, compiled.reads, compiled.calls))
