@@ -88,8 +88,9 @@ def put(container: dict, path: tuple, value: Any, owned: set) -> None:
     node[path[-1]] = value
 
 
-def fill(target: dict, record: dict, consumed: Any) -> None:
-    """The passthrough: copy every raw field no rule wrote or consumed; rules win."""
+def fill(target: dict, record: dict, consumed: Any = None) -> None:
+    """The passthrough: copy every raw field no rule wrote or consumed; rules win, and
+    an object a rule wrote into receives the raw members it does not have yet."""
     for key, value in record.items():
         if consumed and key in consumed:
             continue
@@ -97,16 +98,7 @@ def fill(target: dict, record: dict, consumed: Any) -> None:
         if present is M:
             target[key] = value
         elif present.__class__ is dict and value.__class__ is dict and present is not value:
-            _fill_missing(present, value)
-
-
-def _fill_missing(target: dict, source: dict) -> None:
-    for key, value in source.items():
-        present = target.get(key, M)
-        if present is M:
-            target[key] = value
-        elif present.__class__ is dict and value.__class__ is dict and present is not value:
-            _fill_missing(present, value)
+            fill(present, value)
 
 
 def keep_raw(out: dict, record: dict, roots: tuple) -> None:
