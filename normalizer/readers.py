@@ -6,9 +6,16 @@ read a line at a time; a JSON document (a top-level array, or a Microsoft Graph 
 envelope around one) is scanned in fixed-size chunks and each element is parsed with
 orjson as soon as its closing bracket has been seen.  Documents may follow one another
 (``cat page1.json page2.json``); anything else after a document is rejected up to the
-next line that starts with '[' or '{', where reading resumes.  Memory stays bounded by
-one chunk plus the largest single record (or the longest line), whatever the size of
-the input.
+next line that starts with '[' or '{', where reading resumes.
+
+A document that never balances (cut short, or a '[' followed by NDJSON lines) would
+otherwise hold everything to the end of the input and hide every record after it.  So a
+record, or the unparsed part of a top-level object, may not exceed ``MAX_RECORD_BYTES``:
+a larger one is rejected and reading resumes at the next line starting with '[' or '{'.
+And a record still open when such a line holds a whole JSON value of its own, which the
+record could not go on into, is taken as cut off there: reading resumes at that line.
+Memory stays bounded by one chunk plus MAX_RECORD_BYTES (or the longest NDJSON line),
+whatever the size of the input.
 
 Bad data never raises: every malformed line or element becomes a ``Reject`` carrying its
 source, line and text, and reading goes on after it.  Only I/O errors propagate.
@@ -28,6 +35,8 @@ import orjson
 
 CHUNK_SIZE = 1 << 20  # bytes read at a time (tests shrink it to put boundaries anywhere)
 MAX_RAW = 1 << 20  # cap on the offending text kept in a Reject
+MAX_RECORD_BYTES = 64 * 1024 * 1024  # largest record (document mode) before it is skipped
+_MAX_PREFIX_CHECKS = 8  # per record: parses of the record so far made by ``_Document.breaks_off``
 _PEEK_LINES = 4  # non-blank lines looked at after a '{' first line that does not parse
 _GZIP_MAGIC = b"\x1f\x8b"
 _BOM = b"\xef\xbb\xbf"
@@ -57,6 +66,33 @@ def _container_pattern(depth: int) -> re.Pattern[bytes]:
 
 
 _CONTAINER = _container_pattern(12)
+
+
+class _Cut(Exception):
+    """The value being scanned is cut off by the fresh record starting at ``at``."""
+
+    def __init__(self, at: int):
+        super().__init__(at)
+        self.at = at
+
+
+class _Oversized(Exception):
+    """The value being scanned is larger than MAX_RECORD_BYTES."""
+
+
+def _json_prefix(text: bytes) -> bool:
+    """Whether ``text`` is JSON or the beginning of some: orjson fails only at its very end
+    (reported as a line and a character column, hence the decoding of the last line)."""
+    try:
+        orjson.loads(text)
+        return True
+    except orjson.JSONDecodeError as exc:
+        last_line = text[text.rfind(b"\n") + 1 :].decode("utf-8", "replace")
+        return exc.lineno == text.count(b"\n") + 1 and exc.colno > len(last_line)
+
+
+def _size(n: int) -> str:
+    return f"{n >> 20} MiB" if n % (1 << 20) == 0 else f"{n} bytes"
 
 
 @dataclass(frozen=True)
@@ -266,23 +302,86 @@ class _Document:
 
     Positions are absolute offsets in the decompressed input.  ``buf`` holds the input
     from offset ``off`` on and ``mark`` is the earliest position still needed: reading a
-    chunk drops what lies before it, so only the element being scanned is retained."""
+    chunk drops what lies before it, so only the element being scanned is retained.
+
+    The value scanned from ``mark`` on (an element, or a top-level object) is checked by
+    ``guard`` whenever more input is needed and when its end is found; it raises
+    ``_Oversized`` or ``_Cut``, which ``read`` turns into a reject and a resync."""
 
     def __init__(self, f: BinaryIO, head: bytes, source: str):
         self.f, self.buf, self.source = f, head, source
-        self.off = self.mark = self.counted = 0
+        self.off = self.mark = self.counted = self.checked = self.prefix_checks = 0
         self.lines = 1  # the line number at position ``counted``
+        self.watched: tuple[int, bytes] | None = None  # see ``begin``
 
     def more(self) -> bool:
-        """Append the next chunk (growing with the retained part); False at end of input."""
+        """Append the next chunk (growing with the retained part, up to the size limit);
+        False at end of input."""
+        self.guard(self.end())
         keep = self.mark - self.off
-        chunk = self.f.read(max(CHUNK_SIZE, len(self.buf) - keep))
+        kept = len(self.buf) - keep
+        chunk = self.f.read(max(CHUNK_SIZE, min(kept, MAX_RECORD_BYTES + 1 - kept)))
         if not chunk:
+            self.guard(self.end(), eof=True)
             return False
         if self.counted < self.mark:
             self.line(self.mark)  # count the newlines about to be dropped
         self.buf, self.off = self.buf[keep:] + chunk, self.mark
         return True
+
+    def begin(self, pos: int, prefix: bytes = b"") -> None:
+        """Start scanning a value at ``pos`` that may be cut off (see ``find_cut``); for
+        the prefix check, ``prefix`` makes the text from ``pos`` on the start of a value."""
+        self.mark = self.checked = pos
+        self.watched, self.prefix_checks = (pos, prefix), 0
+
+    def guard(self, stop: int, eof: bool = False) -> None:
+        """Check the value begun at ``mark``, scanned up to ``stop`` (the end of the buffer,
+        or the ',' or bracket after the value): raise _Cut if a line cuts it off (only
+        while it is the value ``begin`` started), or _Oversized if it exceeds the limit.
+
+        The outcome does not depend on the chunk sizes: only lines within the first
+        MAX_RECORD_BYTES bytes of a value can cut it off, and while its end is not in the
+        buffer, the value is at least as long as the buffer."""
+        limit = self.mark + MAX_RECORD_BYTES
+        if self.watched is not None and self.watched[0] == self.mark:
+            self.find_cut(min(stop, limit), eof and stop <= limit)
+        if stop > limit:
+            raise _Oversized
+
+    def find_cut(self, stop: int, last_line_whole: bool) -> None:
+        """Raise _Cut at the first line after ``mark``, wholly before ``stop``, that starts
+        with '[' or '{' and cuts off the value (``breaks_off``).  Each line is looked at
+        once; a line not yet whole (unless ``last_line_whole``) is left for the next call."""
+        pos = max(self.checked, self.mark)
+        while m := _RESYNC.search(self.buf, pos - self.off, stop - self.off):
+            line = m.start() + 1 + self.off
+            end = self.buf.find(b"\n", line - self.off, stop - self.off)
+            if end < 0 and not last_line_whole:
+                pos = line - 1
+                break
+            end = stop if end < 0 else end + self.off
+            if self.breaks_off(line, end):
+                raise _Cut(line)
+            pos = end
+        else:
+            pos = max(pos, stop - 1)  # a '\n' ending the buffer may be followed by '[' or '{'
+        self.checked = pos
+
+    def breaks_off(self, a: int, b: int) -> bool:
+        """Whether the line from ``a`` to ``b`` cuts off the value at ``mark``: it is a
+        whole JSON value on its own, like a fresh NDJSON record or content blob, and the
+        value up to it can no longer be valid JSON.  The second test keeps whole the valid
+        documents whose nested lines are not indented (``"List": [\\n{}\\n]``); it parses
+        the value so far, so it is made only a few times per value."""
+        try:
+            orjson.loads(self.text(a, b))
+        except orjson.JSONDecodeError:
+            return False
+        if self.prefix_checks == _MAX_PREFIX_CHECKS:
+            return False  # the value has looked valid so often that it may well be
+        self.prefix_checks += 1
+        return not _json_prefix(self.watched[1] + self.text(self.mark, b))
 
     def line(self, pos: int) -> int:
         """The 1-based line of ``pos``, counted incrementally from the previous call."""
@@ -303,6 +402,8 @@ class _Document:
     def skip_ws(self, pos: int) -> int | None:
         """Position of the first non-whitespace byte from ``pos``; None at end of input."""
         while (m := _NON_WS.search(self.buf, pos - self.off)) is None:
+            if self.mark == pos:
+                self.mark = self.end()  # nothing but whitespace is needed: drop it
             pos = self.end()
             if not self.more():
                 return None
@@ -339,9 +440,11 @@ class _Document:
                 depth += 1
             elif c in b"]}":
                 if depth == 0:
+                    self.guard(pos)
                     return pos
                 depth -= 1
             elif commas and depth == 0:
+                self.guard(pos)
                 return pos
             pos += 1
 
@@ -349,7 +452,10 @@ class _Document:
         """Position of the ',' or closing bracket ending the element at ``pos``."""
         m = _CONTAINER.match(self.buf, pos - self.off)
         if m and (after := _AFTER_ELEMENT.match(self.buf, m.end())):
-            return after.end() - 1 + self.off
+            end = after.end() - 1 + self.off
+            if end - self.mark > MAX_RECORD_BYTES:
+                self.guard(end)  # raises
+            return end  # no cut is looked for in a valid value: see ``elements``
         return self.scan(pos, commas=True)
 
     def reject(self, pos: int, reason: str, raw: bytes) -> Reject:
@@ -365,24 +471,51 @@ class _Document:
             return _reject(self.source, line, f"invalid JSON: {exc.msg}", raw)
         return (line, value) if type(value) is dict else _not_object(self.source, line, value, raw)
 
-    def truncated(self) -> Reject:
-        """Reject everything from ``mark`` to the end of input."""
-        raw = self.text(self.mark, self.end())
+    def truncated(self, stop: int | None = None) -> Reject:
+        """Reject everything from ``mark`` to ``stop`` (by default the end of input)."""
+        raw = self.text(self.mark, self.end() if stop is None else stop)
         lead = len(raw) - len(raw.lstrip(_WS))
         return self.reject(self.mark + lead, "truncated JSON document", raw.strip(_WS))
 
+    def unfinished(self, stop: int) -> Iterator[Item]:
+        """The document cut off at ``stop`` (the end of input, or the newline before a line
+        that cut it off): yield the value begun at ``mark`` if it is whole, as when only a
+        closing ']' is missing, and reject the rest as truncated."""
+        raw = self.text(self.mark, stop)
+        start = self.mark + len(raw) - len(raw.lstrip(_WS))
+        item = self.record(start, raw.strip(_WS)) if start < stop else None
+        if type(item) is tuple:
+            yield item
+            self.mark = stop
+        yield self.truncated(stop)
+
     def read(self, pos: int) -> Iterator[Item]:
         """Yield the records of the document starting at ``pos``, and of every document
-        concatenated after it; return the last line."""
+        concatenated after it; return the last line.  A document cut off by a fresh
+        record, or holding a record over the size limit, ends there (see ``guard``)."""
         while pos is not None:
-            if self.byte(pos) == ord("["):
-                end = yield from self.elements(pos)
-            else:
-                end = yield from self.envelope_or_object(pos)
+            try:
+                end = yield from self.document(pos)
+            except _Cut as cut:
+                self.watched = None
+                yield from self.unfinished(cut.at - 1)
+                pos = cut.at
+                continue
+            except _Oversized:
+                self.watched = None
+                pos = yield from self.oversized()
+                continue
             if end is None:  # truncated: the reject took the rest of the input
                 break
             pos = yield from self.next_document(end)
         return self.line(self.end())
+
+    def document(self, pos: int) -> Iterator[Item]:
+        """Yield the records of the document at ``pos``; return the position after it, or
+        None if it is truncated."""
+        if self.byte(pos) == ord("["):
+            return (yield from self.elements(pos))
+        return (yield from self.envelope_or_object(pos))
 
     def elements(self, pos: int) -> Iterator[Item]:
         """Yield the elements of the array opened at ``pos``; return the position after it."""
@@ -391,15 +524,15 @@ class _Document:
         if pos is not None and self.byte(pos) == ord("]"):
             return pos + 1
         while pos is not None:
-            self.mark = pos
+            self.begin(pos)
             end = self.element_end(pos)
             if end is None:  # end of input: keep the last element if it is whole
-                item = self.record(pos, self.text(pos, self.end()).rstrip(_WS))
-                if type(item) is tuple:
-                    yield item
-                    self.mark = self.end()
-                break
-            yield self.record(pos, self.text(pos, end).rstrip(_WS))
+                yield from self.unfinished(self.end())
+                return None
+            item = self.record(pos, self.text(pos, end).rstrip(_WS))
+            if type(item) is Reject:
+                self.guard(end)  # only invalid JSON can be cut off: every prefix of JSON is valid
+            yield item
             if self.byte(end) != ord(","):
                 return end + 1
             self.mark = end + 1
@@ -409,7 +542,7 @@ class _Document:
 
     def envelope_or_object(self, pos: int) -> Iterator[Item]:
         """Stream the rows of an envelope at ``pos``, or yield the object as one record."""
-        self.mark = pos
+        self.begin(pos)
         rows = self.rows_start(pos)
         if rows is None:
             end = self.scan(pos + 1, commas=False)
@@ -462,7 +595,7 @@ class _Document:
 
     def tail(self, pos: int, allowed: tuple[str, ...]) -> Iterator[Item]:
         """Check the members after the rows up to the '}' closing their object."""
-        self.mark = pos
+        self.begin(pos, b'{"":0')  # what follows the rows goes on an object's first member
         end = self.scan(pos, commas=False)
         if end is None:
             yield self.truncated()
@@ -486,18 +619,36 @@ class _Document:
         if pos is None or self.byte(pos) in b"[{":
             return pos
         line, raw = self.line(pos), bytearray()
+        stop = self.resync(pos, raw)
+        yield _reject(self.source, line, "unexpected data after the JSON document", bytes(raw).rstrip(_WS))
+        return stop
+
+    def oversized(self) -> Iterator[Item]:
+        """Reject the value at ``mark``, larger than MAX_RECORD_BYTES, and return the next
+        line starting with '[' or '{' after its first MAX_RECORD_BYTES bytes (None at the
+        end of input): the value may never end, and what is inside it is no record."""
+        limit = self.mark + MAX_RECORD_BYTES  # the buffer holds the value up to there
+        m = _NON_WS.search(self.buf, self.mark - self.off, limit - self.off)
+        start = limit if m is None else m.start() + self.off
+        line, raw = self.line(start), bytearray()
+        self.keep(raw, start, limit)
+        stop = self.resync(limit, raw)
+        reason = f"record larger than {_size(MAX_RECORD_BYTES)} (limit); skipped"
+        yield _reject(self.source, line, reason, bytes(raw).rstrip(_WS))
+        return stop
+
+    def resync(self, pos: int, raw: bytearray) -> int | None:
+        """The start of the next line from ``pos`` that starts with '[' or '{' (None at the
+        end of input), appending the input skipped to ``raw`` (see ``keep``)."""
         while (m := _RESYNC.search(self.buf, pos - self.off)) is None:
             stop = max(pos, self.end() - 1)  # keep a last "\n": a '[' or '{' may follow
             self.keep(raw, pos, stop)
-            pos = self.mark = stop  # drop the junk already seen: memory stays bounded
+            pos = self.mark = stop  # drop the input already seen: memory stays bounded
             if not self.more():
                 self.keep(raw, pos, self.end())
-                stop = None
-                break
-        else:
-            stop = m.start() + 1 + self.off
-            self.keep(raw, pos, stop)
-        yield _reject(self.source, line, "unexpected data after the JSON document", bytes(raw).rstrip(_WS))
+                return None
+        stop = m.start() + 1 + self.off
+        self.keep(raw, pos, stop)
         return stop
 
     def keep(self, raw: bytearray, a: int, b: int) -> None:

@@ -344,6 +344,166 @@ def test_memory_stays_bounded_on_large_junk_after_a_document():
     assert peak < 10_000_000, f"peak {peak / 1e6:.1f} MB"
 
 
+# ---------------------------------------- documents that never balance: cut-offs, size limit
+
+
+@pytest.fixture
+def limit(monkeypatch):
+    """A small record-size limit (and a raw cap below it), so oversized records are cheap."""
+    monkeypatch.setattr(readers, "MAX_RECORD_BYTES", 100)
+    return 100
+
+
+def test_bracket_then_ndjson_lines_keeps_every_record(chunk):
+    lines = b"".join(b'{"n": %d, "s": "a]b}"}\n' % i for i in range(6))
+    expected = [(i + 2, {"n": i, "s": "a]b}"}) for i in range(6)]
+    assert read(b"[\n" + lines) == expected[:1] + [Reject("t.json", 2, "truncated JSON document", "")] + expected[1:]
+    # On the '[' line itself, and with CRLF: the document is cut just before line 2.
+    items = read(b"[" + lines.replace(b"\n", b"\r\n"))
+    assert items == [(1, {"n": 0, "s": "a]b}"}), Reject("t.json", 1, "truncated JSON document", "")] + [
+        (line - 1, rec) for line, rec in expected[1:]
+    ]
+
+
+def test_truncated_first_document_followed_by_ndjson_lines(chunk):
+    items = read(b'[\n {"a": 1},\n {"b": [1, "x\n{"c": 1}\n[{"d": 2}, {"e": 3}]\n{"f": 4}')
+    assert records(items) == [(2, {"a": 1}), (4, {"c": 1}), (5, {"d": 2}), (5, {"e": 3}), (6, {"f": 4})]
+    assert rejects(items) == [(3, "truncated JSON document", '{"b": [1, "x')]
+    # A top-level object, cut off inside a string by a good document and an NDJSON line.
+    items = read(b'[{"a": 1}]\n{\n "Id": "x",\n "Operation": "Fil\n[{"b": 2}]\n{"c": 3}\n')
+    assert records(items) == [(1, {"a": 1}), (5, {"b": 2}), (6, {"c": 3})]
+    assert rejects(items) == [(2, "truncated JSON document", '{\n "Id": "x",\n "Operation": "Fil')]
+
+
+def test_a_truncated_envelope_tail_is_cut_off_by_the_next_record(chunk):
+    data = b'[{"z": 0}]\n{\n "value": [{"a": 1}],\n "@odata.nextLink": "https://gra\n{"b": 1}\n'
+    items = read(data)
+    assert records(items) == [(1, {"z": 0}), (3, {"a": 1}), (5, {"b": 1})]
+    assert rejects(items) == [(3, "truncated JSON document", ',\n "@odata.nextLink": "https://gra')]
+
+
+@pytest.mark.parametrize(
+    "data, expected",
+    [
+        # Elements starting at column 0, each complete: one document.
+        (b'[\n{"a":1},\n{"b":2}\n]', [(2, {"a": 1}), (3, {"b": 2})]),
+        (b'{"value": [\n{"a":1},\n{"b":2}\n]}\n{"c":3}', [(2, {"a": 1}), (3, {"b": 2}), (5, {"c": 3})]),
+        # Nested lines at column 0 that parse alone, inside values that are still valid.
+        (b'[\n{"l": [\n{}\n]},\n{"m": [\n[1]\n]}\n]\n', [(2, {"l": [{}]}), (5, {"m": [[1]]})]),
+        (b'{"Op": "x", "list": [\n{"a":1},\n{"b":2}\n]}\n', [(1, {"Op": "x", "list": [{"a": 1}, {"b": 2}]})]),
+        # More such lines than are ever checked against the value so far.
+        (
+            b"[\n{" + b",\n".join(b'"k%d": [\n{}\n]' % i for i in range(2 * readers._MAX_PREFIX_CHECKS)) + b"}\n]",
+            [(2, {f"k{i}": [{}] for i in range(2 * readers._MAX_PREFIX_CHECKS)})],
+        ),
+    ],
+)
+def test_lines_at_column_0_inside_valid_documents_do_not_cut_them(chunk, data, expected):
+    assert read(data) == expected
+
+
+def test_an_invalid_element_is_cut_off_only_by_a_line_it_cannot_go_on_into(chunk):
+    # '{"c": 1}' could still be the value of "b"; '{"d": 2}' could not.
+    items = read(b'[\n{"a": 1},\n{"b":\n{"c": 1}\n{"d": 2}\n')
+    assert records(items) == [(2, {"a": 1}), (5, {"d": 2})]
+    assert rejects(items) == [(3, "truncated JSON document", '{"b":\n{"c": 1}')]
+    # A line that does not parse alone ('{"b": 2},') cuts nothing: the element is invalid.
+    items = read(b'[\n{"a": 1}\n{"b": 2},\n{"c": 3}]')
+    assert records(items) == [(4, {"c": 3})]
+    assert [line for line, _, _ in rejects(items)] == [2]
+
+
+def test_an_oversized_element_is_skipped_up_to_the_next_line_starting_a_document(chunk, limit):
+    big = b'{"big": "' + b"x" * limit + b'"}'
+    data = b'[\n{"a": 1},\n' + big + b',\n{"b": 2},\n{"c": 3}\n]\n[{"d": 4}]\n'
+    assert read(data) == [
+        (2, {"a": 1}),
+        Reject("t.json", 3, f"record larger than {limit} bytes (limit); skipped", big.decode() + ","),
+        (4, {"b": 2}),  # what follows is read as new documents
+        Reject("t.json", 4, "unexpected data after the JSON document", ","),
+        (5, {"c": 3}),
+        Reject("t.json", 6, "unexpected data after the JSON document", "]"),
+        (7, {"d": 4}),
+    ]
+    # An element of exactly the limit is kept (the limit counts up to its ',' or ']').
+    exact = b'{"s": "' + b"y" * (limit - 10) + b'"}'
+    assert len(exact + b" ") == limit
+    assert read(b"[" + exact + b" ,{}]") == [(1, orjson.loads(exact)), (1, {})]
+
+
+def test_an_oversized_pretty_element_loses_the_indented_rest_of_its_document(chunk, limit):
+    data = b'[\n  {\n    "s": "' + b"x" * limit + b'"\n  },\n  {"b": 2}\n]\n{"c": 3}\n'
+    items = read(data)
+    assert records(items) == [(7, {"c": 3})]
+    assert [(line, reason) for line, reason, _ in rejects(items)] == [
+        (2, f"record larger than {limit} bytes (limit); skipped")
+    ]
+
+
+def test_an_oversized_top_level_object_is_skipped(chunk, limit):
+    head = b'{"a": [' + b"1, " * limit  # never closed; the next line could go on with it
+    items = read(head + b'\n{"b": 2}\n')
+    reason = f"record larger than {limit} bytes (limit); skipped"
+    assert items == [Reject("t.json", 1, reason, head.decode().rstrip()), (2, {"b": 2})]
+    # So is an envelope whose members before the rows are too large.
+    items = read(b'{\n "@odata.context": "' + b"c" * limit + b'",\n "value": [{"a": 1}]\n}\n[{"b": 2}]\n')
+    assert items[1:] == [(5, {"b": 2})] and items[0].line == 1 and items[0].reason.startswith("record larger")
+
+
+def test_oversized_raw_is_capped_and_the_limit_is_named_in_mib(monkeypatch):
+    monkeypatch.setattr(readers, "MAX_RECORD_BYTES", 1 << 20)
+    monkeypatch.setattr(readers, "MAX_RAW", 50)
+    big = b'{"s": "' + b"x" * (1 << 20) + b'"}'
+    assert read(b"[" + big + b",\n{\"b\": 2}\n]") == [
+        Reject("t.json", 1, "record larger than 1 MiB (limit); skipped", big[:50].decode(), True),
+        (2, {"b": 2}),
+        Reject("t.json", 3, "unexpected data after the JSON document", "]"),
+    ]
+
+
+def test_long_whitespace_between_elements_is_no_record(chunk, limit):
+    assert read(b'[{"a": 1},' + b" \n" * limit + b'{"b": 2}]') == [(1, {"a": 1}), (limit + 1, {"b": 2})]
+
+
+def _traced_read(data: bytes) -> tuple[list, int, tuple | None, int]:
+    """Read ``data`` under tracemalloc: (rejects, number of records, last record, peak bytes)."""
+    stream = io.BytesIO(data)  # allocated before tracing starts
+    bad, count, last = [], 0, None
+    tracemalloc.start()
+    try:
+        for item in read_records(stream, "big.json"):
+            if isinstance(item, Reject):
+                bad.append(item)
+            else:
+                count, last = count + 1, item
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return bad, count, last, peak
+
+
+def test_memory_stays_bounded_on_a_bracket_followed_by_ndjson(monkeypatch):
+    monkeypatch.setattr(readers, "CHUNK_SIZE", 1 << 16)
+    monkeypatch.setattr(readers, "MAX_RECORD_BYTES", 1 << 18)
+    lines = b"".join(b'{"Id": %d, "Pad": "%s"}\n' % (i, b"x" * 10_000) for i in range(2000))
+    bad, count, last, peak = _traced_read(b"[\n" + lines)
+    assert bad == [Reject("big.json", 2, "truncated JSON document", "")]
+    assert count == 2000 and last == (2001, {"Id": 1999, "Pad": "x" * 10_000})
+    assert peak < 2_000_000, f"peak {peak / 1e6:.1f} MB"
+
+
+def test_memory_stays_bounded_by_the_limit_when_nothing_cuts_a_document_off(monkeypatch):
+    monkeypatch.setattr(readers, "CHUNK_SIZE", 1 << 16)
+    monkeypatch.setattr(readers, "MAX_RECORD_BYTES", 1 << 18)
+    monkeypatch.setattr(readers, "MAX_RAW", 1000)
+    lines = b"".join(b'  {"Id": %d, "Pad": "%s"}\n' % (i, b"x" * 10_000) for i in range(2000))  # indented
+    bad, count, last, peak = _traced_read(b"[\n" + lines + b'{"Id": 2000}\n')
+    reason = "record larger than 262144 bytes (limit); skipped"
+    assert bad == [Reject("big.json", 2, reason, lines[2:1002].decode(), True)]
+    assert count == 1 and last == (2002, {"Id": 2000})
+    assert peak < 2_000_000, f"peak {peak / 1e6:.1f} MB"
+
+
 # ------------------------------------------------ NDJSON with a damaged first line
 
 
@@ -558,6 +718,34 @@ def test_concatenated_documents_round_trip(parts, separators, gz, chunk):
     finally:
         readers.CHUNK_SIZE = old
     assert items == expected
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    recs=RECORDS,
+    layout=st.sampled_from(DOCUMENT_LAYOUTS),
+    cuts=st.lists(
+        st.tuples(
+            st.integers(0, 10**6), st.integers(0, 40), st.sampled_from([b"", b"\n", b'\n{"n": 1}\n', b"\n[", b'"'])
+        ),
+        max_size=3,
+    ),
+    limit=st.sampled_from([20, 64, 10**9]),
+)
+def test_damaged_documents_read_the_same_whatever_the_chunk_size(recs, layout, cuts, limit):
+    data, _ = encode(recs, layout)
+    for where, drop, insert in cuts:  # cut documents short, and run NDJSON lines into them
+        where %= len(data) + 1
+        data = data[:where] + insert + data[where + drop :]
+    old = readers.CHUNK_SIZE, readers.MAX_RECORD_BYTES
+    readers.MAX_RECORD_BYTES = limit
+    try:
+        results = []
+        for readers.CHUNK_SIZE in (1, 7, 1 << 20):
+            results.append(list(read_records(Pipe(data, step=5), "s")))
+    finally:
+        readers.CHUNK_SIZE, readers.MAX_RECORD_BYTES = old
+    assert results[0] == results[1] == results[2]
 
 
 @settings(max_examples=300, deadline=None)
