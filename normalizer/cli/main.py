@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from .. import __version__
-from . import check_cmd, exit_codes, explain_cmd, normalize_cmd, rules_test_cmd
+from . import check_cmd, exit_codes, explain_cmd, fetch_cmd, normalize_cmd, rules_test_cmd
 from .common import run_guarded
 
 _EPILOG = """\
@@ -14,7 +14,7 @@ exit codes: 0 ok; 1 some input was rejected (or a rule test failed); 2 usage err
 3 the rules failed to load; 4 --strict and a rule failed on a record.
 'o365norm FILE...' is short for 'o365norm normalize FILE...'."""
 
-COMMANDS = ("normalize", "check", "explain", "rules")
+COMMANDS = ("normalize", "check", "explain", "rules", "fetch")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -30,6 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     check_cmd.add_parser(sub)
     explain_cmd.add_parser(sub)
     rules_test_cmd.add_parser(sub)
+    fetch_cmd.add_parser(sub)
     return parser
 
 
