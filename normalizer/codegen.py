@@ -239,6 +239,8 @@ class ExpressionCompiler:
                 self._path(arg, out, vars_, current, top)  # records the read
                 base = "r" if arg.root == "$" else current
                 return f"({arg.segments[0]!r} in {base})"
+            if isinstance(arg, (A.Literal, A.ListExpr, A.ObjectExpr)):
+                return "True"  # a literal is never missing
             return f"({self._emit(arg, out, vars_, current, top)} is not M)"
         if spec.enum_arg == 0 and len(node.args) == 2 and spec.name in ("enum_name", "enum_code"):
             table = self._arg(spec, 0, node.args[0], out, vars_, current, top)  # checks the table name
