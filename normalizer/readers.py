@@ -133,6 +133,50 @@ def read_records(stream: BinaryIO, source: str) -> Iterator[Item]:
         yield _reject(source, last_line, raw.error, b"")
 
 
+@dataclass(frozen=True)
+class LineBatch:
+    """Raw NDJSON lines not parsed yet, so that worker processes can parse them (--jobs)."""
+
+    source: str
+    first_line: int
+    data: bytes
+
+
+def read_batches(stream: BinaryIO, source: str, batch_bytes: int = 1 << 20) -> Iterator[Item | LineBatch]:
+    """Like ``read_records``, but NDJSON input comes as ``LineBatch`` objects of about
+    ``batch_bytes`` (whole lines), to be parsed elsewhere with ``parse_batch``; documents
+    (arrays, envelopes) still come as parsed records and Rejects, in input order."""
+    raw = _decompressing(stream)
+    f = io.BufferedReader(raw, CHUNK_SIZE)
+    head, start, document = _sniff(f)
+    if document:
+        last_line = yield from _Document(f, head, source).read(start)
+    else:
+        last_line = yield from _line_batches(io.BufferedReader(_Prefixed(head, f), CHUNK_SIZE), source, batch_bytes)
+    if getattr(raw, "error", None):
+        yield _reject(source, last_line, raw.error, b"")
+
+
+def parse_batch(batch: LineBatch) -> Iterator[Item]:
+    """The records and Rejects of one batch, numbered as in the whole input."""
+    yield from _ndjson(io.BytesIO(batch.data), batch.source, batch.first_line)
+
+
+def _line_batches(f: BinaryIO, source: str, batch_bytes: int) -> Iterator[LineBatch]:
+    lines: list[bytes] = []
+    size = 0
+    first = number = 1
+    for number, line in enumerate(f, 1):
+        lines.append(line if line.endswith(b"\n") else line + b"\n")
+        size += len(line)
+        if size >= batch_bytes:
+            yield LineBatch(source, first, b"".join(lines))
+            lines, size, first = [], 0, number + 1
+    if lines:
+        yield LineBatch(source, first, b"".join(lines))
+    return number
+
+
 class _Readable(io.RawIOBase):
     def readable(self) -> bool:
         return True
@@ -250,10 +294,10 @@ def _whole_line(f: BinaryIO, head: bytes, pos: int) -> tuple[bytes, int]:
     return head, end if end >= 0 else len(head)
 
 
-def _ndjson(f: BinaryIO, source: str) -> Iterator[Item]:
+def _ndjson(f: BinaryIO, source: str, first: int = 1) -> Iterator[Item]:
     """NDJSON mode: one JSON value per line.  Returns the number of the last line."""
-    number = 1
-    for number, line in enumerate(f, 1):
+    number = first
+    for number, line in enumerate(f, first):
         if line[0] in _WS and not line.strip(_WS):
             continue
         try:

@@ -9,17 +9,14 @@ from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import dataclass
 from typing import BinaryIO
 
-import orjson
 
-from ..readers import Reject, open_input, read_records
-from ..runtime import flatten
+from ..parallel import normalize_parallel
+from ..pipeline import Counts, StrictFailure, normalize_items
+from ..readers import open_input, read_records
 from . import exit_codes
 from .common import add_rule_options, load_rules
-
-_DUMP_OPTS = orjson.OPT_SORT_KEYS | orjson.OPT_APPEND_NEWLINE
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -36,28 +33,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--nested", action="store_true", help="write nested objects instead of flat dotted keys")
     p.add_argument("--strict", action="store_true", help="stop with exit code 4 at the first rule that fails on a record")
     p.add_argument("-q", "--quiet", action="store_true", help="no summary line on stderr")
+    p.add_argument(
+        "-j", "--jobs", type=_positive, default=1, metavar="N",
+        help="normalize NDJSON input in N processes (output stays in input order; default 1)",
+    )
     add_rule_options(p)
     p.set_defaults(func=run)
-
-
-@dataclass
-class Counts:
-    records_in: int = 0
-    records_out: int = 0
-    rejected: int = 0
-    with_warnings: int = 0
-
-    def summary(self) -> str:
-        return (
-            f"o365norm: {self.records_in} records in, {self.records_out} out, "
-            f"{self.rejected} rejected, {self.with_warnings} with warnings"
-        )
-
-
-class StrictFailure(Exception):
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
 
 
 def run(args: argparse.Namespace) -> int:
@@ -85,11 +66,15 @@ def run(args: argparse.Namespace) -> int:
         print(f"o365norm: cannot write {exc.filename}: {exc.strerror or exc}", file=sys.stderr)
         return exit_codes.USAGE
     status = exit_codes.OK
+    options = dict(nested=args.nested, strict=args.strict, write=out.write, write_reject=rejects.write, counts=counts)
     try:
-        for path, stream in inputs:
-            source = "<stdin>" if path == "-" else path
-            with stream:
-                _normalize_stream(stream, source, ruleset, args, out, rejects, counts)
+        if args.jobs > 1:
+            normalize_parallel(inputs, ruleset, args.jobs, **options)
+        else:
+            for path, stream in inputs:
+                source = "<stdin>" if path == "-" else path
+                with stream:
+                    normalize_items(read_records(stream, source), source, ruleset, **options)
     except StrictFailure as exc:
         print(f"o365norm: --strict: {exc.message}", file=sys.stderr)
         status = exit_codes.STRICT
@@ -108,6 +93,13 @@ def run(args: argparse.Namespace) -> int:
     if status == exit_codes.OK and counts.rejected:
         status = exit_codes.REJECTS
     return status
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be 1 or more")
+    return value
 
 
 def expand_inputs(paths: list[str]) -> list[str]:
@@ -144,43 +136,3 @@ def _open_output(path: str | None, default: BinaryIO | None = None) -> BinaryIO:
     if path is None or path == "-":
         return default or sys.stdout.buffer
     return open(path, "wb", buffering=1 << 20)
-
-
-def _normalize_stream(stream, source, ruleset, args, out, rejects, counts: Counts) -> None:
-    normalize = ruleset.normalize
-    dumps = orjson.dumps
-    write = out.write
-    nested = args.nested
-    strict = args.strict
-    for item in read_records(stream, source):
-        counts.records_in += 1
-        if item.__class__ is Reject:
-            counts.rejected += 1
-            rejects.write(item.to_json_bytes() + b"\n")
-            continue
-        line, record = item
-        try:
-            tree = normalize(record)
-            data = dumps(tree if nested else flatten(tree), option=_DUMP_OPTS)
-        except Exception as exc:  # an engine bug must not lose the record: reject it with the reason
-            counts.rejected += 1
-            raw = dumps(record, default=str).decode("utf-8", "replace")
-            rejects.write(Reject(source, line, f"internal error: {type(exc).__name__}: {exc}", raw).to_json_bytes() + b"\n")
-            continue
-        engine = tree.get("normalizer")
-        if engine is not None and "warnings" in engine:
-            if strict:  # fatal: the failing record is not written
-                _check_strict(engine["warnings"], source, line)
-            counts.with_warnings += 1
-        write(data)
-        counts.records_out += 1
-
-
-def _check_strict(warnings: list[dict], source: str, line: int) -> None:
-    for w in warnings:
-        if w["code"].startswith("E"):
-            where = f" ({w['source']})" if "source" in w else ""
-            target = f", target {w['target']}" if "target" in w else ""
-            raise StrictFailure(
-                f"{source}:{line}: rule {w.get('rule', '?')}{where} failed{target}: [{w['code']}] {w['message']}"
-            )

@@ -17,11 +17,10 @@ from typing import BinaryIO
 
 import orjson
 
+from ..pipeline import DUMP_OPTIONS as _DUMP_OPTS
 from ..runtime import flatten
 from .config import Output as OutputConfig
 from .report import Reporter
-
-_DUMP_OPTS = orjson.OPT_SORT_KEYS | orjson.OPT_APPEND_NEWLINE
 
 
 class OutputError(Exception):
