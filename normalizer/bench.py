@@ -197,13 +197,11 @@ def _floor(lines: list[bytes]) -> None:
 
 
 def _engine_fn(ruleset) -> Callable[[list[bytes]], None]:
-    from .runtime import flatten
-
     def run(lines: list[bytes]) -> None:
-        loads, dumps, normalize = orjson.loads, orjson.dumps, ruleset.normalize
+        loads, dumps, normalize = orjson.loads, orjson.dumps, ruleset.normalize_flat
         option = orjson.OPT_SORT_KEYS | orjson.OPT_APPEND_NEWLINE
         for line in lines:
-            dumps(flatten(normalize(loads(line))), option=option)
+            dumps(normalize(loads(line)), option=option)
 
     return run
 

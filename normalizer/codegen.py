@@ -292,6 +292,10 @@ def base_namespace() -> dict[str, Any]:
         "_fill": runtime.fill,
         "_attach": runtime.attach,
         "_keep_raw": runtime.keep_raw,
+        "_fput": runtime.fput,
+        "_fclear": runtime.fclear,
+        "_ffill": runtime.ffill,
+        "_fkeep_raw": runtime.fkeep_raw,
         "_fail": runtime.fail,
     }
 

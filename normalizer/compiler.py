@@ -37,7 +37,8 @@ class AssignmentInfo:
 class CompiledStream:
     name: str
     definition: StreamDef
-    function: Callable[[dict, Any], dict]
+    function: Callable[[dict, Any], dict]  # nested output (the reference semantics)
+    flat: Callable[[dict, Any], dict]  # the same, writing flat dotted keys directly (the fast path)
     rules: list[RuleDef] = field(default_factory=list)
     source_code: str = ""
     traced: Callable[[dict, Any], dict] | None = None  # built on first use (explain)
@@ -47,6 +48,7 @@ class CompiledStream:
 class CompiledRules:
     streams: list[CompiledStream]
     dispatch: Callable[[dict, Any], dict]
+    dispatch_flat: Callable[[dict, Any], dict]
     assignments: list[AssignmentInfo]
     rules: list[RuleDef]
     build_traced: Callable[[], Callable[[dict, Any], dict]] = field(repr=False, default=None)
@@ -95,27 +97,30 @@ def compile_rules(source: RuleSource) -> CompiledRules:
     infos: list[AssignmentInfo] = []
     orphans = [f for f in source.files if f.stream not in stream_names]
     if orphans:  # still compile them, so every other problem in them is reported too
-        _stream_source(StreamDef("unknown", "o365.unknown", Span("", 1, 1), 0), orphans, exprs, ns, diags, [], trace=False)
-    pieces: list[tuple[StreamDef, list[RuleFileDef], list[str]]] = []
+        _stream_source(StreamDef("unknown", "o365.unknown", Span("", 1, 1), 0), orphans, exprs, ns, diags, [], mode="tree")
+    pieces: list[tuple[StreamDef, list[RuleFileDef], list[str], list[str]]] = []
     for stream in source.streams:
         files = [f for f in source.files if f.stream == stream.name]
-        pieces.append((stream, files, _stream_source(stream, files, exprs, ns, diags, infos, trace=False)))
+        tree = _stream_source(stream, files, exprs, ns, diags, infos, mode="tree")
+        flat = _stream_source(stream, files, exprs, ns, [], [], mode="flat")
+        pieces.append((stream, files, tree, flat))
     if diags:
         raise RuleLoadError(diags)
     compiled_streams = [
-        CompiledStream(stream.name, stream, _materialize(plain, f"stream_{stream.name}", ns),
-                       [r for f in files for r in f.rules], "\n".join(plain))
-        for stream, files, plain in pieces
+        CompiledStream(stream.name, stream, _materialize(tree, f"stream_{stream.name}", ns),
+                       _materialize(flat, f"stream_{stream.name}", ns), [r for f in files for r in f.rules], "\n".join(flat))
+        for stream, files, tree, flat in pieces
     ]
-    dispatch = _dispatcher(source.streams, compiled_streams, exprs, ns, traced=False)
+    dispatch = _dispatcher(source.streams, compiled_streams, exprs, ns, variant="function")
+    dispatch_flat = _dispatcher(source.streams, compiled_streams, exprs, ns, variant="flat")
 
     def build_traced() -> Callable[[dict, Any], dict]:
-        for (stream, files, _), cs in zip(pieces, compiled_streams):
-            traced = _stream_source(stream, files, exprs, ns, [], [], trace=True)
+        for (stream, files, _, _), cs in zip(pieces, compiled_streams):
+            traced = _stream_source(stream, files, exprs, ns, [], [], mode="trace")
             cs.traced = _materialize(traced, f"stream_{stream.name}", ns)
-        return _dispatcher(source.streams, compiled_streams, exprs, ns, traced=True)
+        return _dispatcher(source.streams, compiled_streams, exprs, ns, variant="traced")
 
-    return CompiledRules(compiled_streams, dispatch, infos, source.active_rules(), build_traced)
+    return CompiledRules(compiled_streams, dispatch, dispatch_flat, infos, source.active_rules(), build_traced)
 
 
 def _materialize(lines: list[str], name: str, ns: Namespace) -> Callable:
@@ -162,19 +167,26 @@ def _emit_lets(em: _Emitter, exprs: ExpressionCompiler, ns: Namespace, lets: dic
 
 
 def _stream_source(stream: StreamDef, files: list[RuleFileDef], exprs: ExpressionCompiler, ns: Namespace,
-                   diags: list[Diagnostic], infos: list[AssignmentInfo], trace: bool) -> list[str]:
+                   diags: list[Diagnostic], infos: list[AssignmentInfo], mode: str) -> list[str]:
+    """The generated function of one stream. ``mode``: "tree" (nested output, the reference
+    semantics), "trace" (tree plus provenance, for explain) or "flat" (flat keys written
+    directly; tests check it always equals the flattened tree)."""
     prefix = tuple(stream.passthrough.split("."))
-    policy = _target_policy(stream, diags if not trace else [])
+    trace = mode == "trace"
+    policy = _target_policy(stream, diags)
     em = _Emitter()
     variables: dict[str, str] = {}
-    consumers = any(r.drop or any(a.consumes for a in r.assignments) for f in files for r in f.rules)
     em.line("c = r")
-    em.line("P = {}")
     em.line("out = {}")
-    em.line("owned = set()")
-    em.line("cons = set()" if consumers else "cons = None")
+    em.line("cons = set()")
+    if mode == "flat":
+        em.line("tch = set()")
+    else:
+        em.line("P = {}")
+        em.line("owned = set()")
     _emit_lets(em, exprs, ns, stream.lets, variables, diags)
-    report = diags if not trace else []
+    report = diags
+    written: list[str] = []
     for rule_file in files:
         file_vars = dict(variables)
         guard = "True"
@@ -192,19 +204,23 @@ def _stream_source(stream: StreamDef, files: list[RuleFileDef], exprs: Expressio
         em.line("pass")
         _emit_lets(em, exprs, ns, rule_file.lets, file_vars, report)
         for rule in rule_file.rules:
-            _emit_rule(em, exprs, ns, rule, prefix, file_vars, report, infos, trace, policy)
+            _emit_rule(em, exprs, ns, rule, prefix, file_vars, report, infos, mode, policy, written)
         em.dedent()
-    em.line("_fill(P, r, cons)")
-    if trace:
-        em.line("ctx.trace.append(('passthrough', None, None))")
-    em.line(f"_attach(out, {prefix!r}, P)")
+    if mode == "flat":
+        em.line(f"_ffill(out, {stream.passthrough + '.'!r}, r, cons, tch)")
+    else:
+        em.line("_fill(P, r, cons)")
+        if trace:
+            em.line("ctx.trace.append(('passthrough', None, None))")
+        em.line(f"_attach(out, {prefix!r}, P)")
     em.line("return out")
     return [f"def stream_{stream.name}(r, ctx):"] + em.lines
 
 
 def _emit_rule(em: _Emitter, exprs: ExpressionCompiler, ns: Namespace, rule: RuleDef, prefix: tuple,
-               variables: dict[str, str], diags: list[Diagnostic], infos: list[AssignmentInfo], trace: bool,
-               policy: TargetPolicy | None) -> None:
+               variables: dict[str, str], diags: list[Diagnostic], infos: list[AssignmentInfo], mode: str,
+               policy: TargetPolicy | None, written: list[str]) -> None:
+    trace = mode == "trace"
     site = ns.const(RuleSite(rule.id, rule.source), prefix="S")
     compiled_when = None
     if rule.when is not None:
@@ -249,30 +265,52 @@ def _emit_rule(em: _Emitter, exprs: ExpressionCompiler, ns: Namespace, rule: Rul
         if guard:  # a field the record lacks: the value is surely missing, skip it all
             em.line(f"if {guard}:")
             em.indent()
+        keep_raw = "_fkeep_raw" if mode == "flat" else "_keep_raw"
         em.line("try:")
         em.indent()
         em.line(f"_v = {compiled.code}")
         em.line("if _v is not M:")
         em.indent()
-        if len(rel) == 1:
+        if mode == "flat":
+            _emit_flat_write(em, ns, assignment.target, container == "P", rel, written)
+        elif len(rel) == 1:
             em.line(f"{container}[{rel[0]!r}] = _v")
         else:
             em.line(f"_put({container}, {rel!r}, _v, owned)")
+        if container == "P" and len(rel) == 1:  # the whole attribute: the raw field is replaced
+            em.line(f"cons.add({rel[0]!r})")
         if trace:
             em.line(f"ctx.trace.append(('set', {site}, {assignment.target!r}))")
         em.dedent()
         if roots:  # a move that produced nothing keeps the raw values it read
             em.line("else:")
-            em.line(f"    _keep_raw(out, r, {roots})")
+            em.line(f"    {keep_raw}(out, r, {roots})")
         em.dedent()
         em.line("except Exception as _e:")
         em.line(f"    _fail(ctx, {site}, {assignment.target!r}, _e)")
         if roots:
-            em.line(f"    _keep_raw(out, r, {roots})")
+            em.line(f"    {keep_raw}(out, r, {roots})")
             em.line(f"cons.update({roots})")
+        written.append(assignment.target)
         if guard:
             em.dedent()
     em.dedent()
+
+
+def _emit_flat_write(em: _Emitter, ns: Namespace, target: str, under_prefix: bool, rel: tuple,
+                     written: list[str]) -> None:
+    """Write ``_v`` at flat key ``target`` with the effect a nested write would have had on
+    what the earlier assignments (``written``, in order) may have put there."""
+    if any(earlier == target or earlier.startswith(target + ".") for earlier in written):
+        em.line(f"_fclear(out, {target!r})")  # a nested write replaces the whole object
+    for earlier in dict.fromkeys(written):
+        if target.startswith(earlier + "."):
+            em.line(f"out.pop({earlier!r}, None)")  # a value there becomes an object
+    em.line(f"_fput(out, {target!r}, _v)")
+    if under_prefix and len(rel) > 1:  # objects the passthrough must merge into, not replace
+        base = target[: len(target) - len(".".join(rel))]
+        ancestors = frozenset(base + ".".join(rel[:i]) for i in range(1, len(rel)))
+        em.line(f"tch.update({ns.const(ancestors)})")
 
 
 class TargetPolicy:
@@ -320,11 +358,12 @@ def _target_policy(stream: StreamDef, diags: list[Diagnostic]) -> TargetPolicy |
 
 
 def _dispatcher(streams: list[StreamDef], compiled: list[CompiledStream], exprs: ExpressionCompiler,
-                ns: Namespace, traced: bool) -> Callable:
+                ns: Namespace, variant: str) -> Callable:
+    """Route a record to the first stream whose match is true (``variant``: function, flat, traced)."""
     em = _Emitter()
-    diags: list[Diagnostic] = []
+    traced = variant == "traced"
     for stream, cs in zip(streams, compiled):
-        fn = ns.const(cs.traced if traced else cs.function, prefix="T")
+        fn = ns.const(getattr(cs, variant), prefix="T")
         note = f"ctx.trace.append(('stream', {stream.name!r}, None)); " if traced else ""
         if stream.match is None:
             em.line(f"{note}return {fn}(r, ctx)")
@@ -335,7 +374,7 @@ def _dispatcher(streams: list[StreamDef], compiled: list[CompiledStream], exprs:
         _emit_guarded(em, "g", code, site)
         em.line(f"if g: {note}return {fn}(r, ctx)")
     else:
-        last = ns.const(compiled[-1].traced if traced else compiled[-1].function, prefix="T")
+        last = ns.const(getattr(compiled[-1], variant), prefix="T")
         em.line("ctx.site = None")
         if traced:
             em.line(f"ctx.trace.append(('stream', {compiled[-1].name!r}, None))")

@@ -14,7 +14,6 @@ import orjson
 
 from .readers import Item, Reject
 from .ruleset import Ruleset
-from .runtime import flatten
 
 DUMP_OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_APPEND_NEWLINE
 
@@ -50,7 +49,7 @@ class StrictFailure(Exception):
 def normalize_items(items: Iterable[Item], source: str, ruleset: Ruleset, *, nested: bool, strict: bool,
                     write: Callable[[bytes], object], write_reject: Callable[[bytes], object], counts: Counts) -> None:
     """Normalize every item and write it; raises StrictFailure (the failing record unwritten)."""
-    normalize = ruleset.normalize
+    normalize = ruleset.normalize if nested else ruleset.normalize_flat
     dumps = orjson.dumps
     for item in items:
         counts.records_in += 1
@@ -60,17 +59,17 @@ def normalize_items(items: Iterable[Item], source: str, ruleset: Ruleset, *, nes
             continue
         line, record = item
         try:
-            tree = normalize(record)
-            data = dumps(tree if nested else flatten(tree), option=DUMP_OPTIONS)
+            result = normalize(record)
+            data = dumps(result, option=DUMP_OPTIONS)
         except Exception as exc:  # an engine bug must not lose the record: reject it with the reason
             counts.rejected += 1
             raw = dumps(record, default=str).decode("utf-8", "replace")
             write_reject(Reject(source, line, f"internal error: {type(exc).__name__}: {exc}", raw).to_json_bytes() + b"\n")
             continue
-        engine = tree.get("normalizer")
-        if engine is not None and "warnings" in engine:
+        warnings = result["normalizer"].get("warnings") if nested and "normalizer" in result else result.get("normalizer.warnings")
+        if warnings:
             if strict:
-                _check_strict(engine["warnings"], source, line)
+                _check_strict(warnings, source, line)
             counts.with_warnings += 1
         write(data)
         counts.records_out += 1

@@ -116,7 +116,10 @@ def keep_raw(out: dict, record: dict, roots: tuple) -> None:
 
 
 def attach(out: dict, path: tuple, node: dict) -> None:
-    """Hang the stream's passthrough object at its prefix (merging with rule writes there)."""
+    """Hang the stream's passthrough object at its prefix (merging with rule writes there);
+    an empty one is left out, as flat output has nothing to show for it."""
+    if not node:
+        return
     parent = out
     for key in path[:-1]:
         child = parent.get(key)
@@ -139,6 +142,61 @@ def fail(ctx: Any, site: Any, target: str | None, exc: BaseException) -> None:
         code, message = "E200", f"{type(exc).__name__}: {exc}"
     ctx.site = site
     ctx.warn(code, message, target)
+
+
+# -- flat mode: the same semantics, written straight into flat dotted keys ---------------
+def fput(out: dict, key: str, value: Any) -> None:
+    """Flat ``out[key] = value``: a non-empty object becomes one key per leaf."""
+    if value.__class__ is dict and value:
+        _fput_members(out, key + ".", value)
+    else:
+        out[key] = value
+
+
+def _fput_members(out: dict, prefix: str, obj: dict) -> None:
+    for key, value in obj.items():
+        if value.__class__ is dict and value:
+            _fput_members(out, prefix + key + ".", value)
+        else:
+            out[prefix + key] = value
+
+
+def fclear(out: dict, key: str) -> None:
+    """Remove ``key`` and everything below it (a nested write replaces the whole object)."""
+    out.pop(key, None)
+    below = key + "."
+    for name in [name for name in out if name.startswith(below)]:
+        del out[name]
+
+
+def ffill(out: dict, prefix: str, record: dict, consumed: Any, touched: set) -> None:
+    """The passthrough in flat mode; ``touched`` holds the keys rules wrote objects below."""
+    for key, value in record.items():
+        if consumed and key in consumed:
+            continue
+        _ffill_one(out, prefix + key, value, touched)
+
+
+def _ffill_one(out: dict, key: str, value: Any, touched: set) -> None:
+    present = out.get(key, M)
+    if present is not M:
+        if not (present.__class__ is dict and not present and value.__class__ is dict):
+            return  # a rule wrote here: rules win
+        del out[key]  # a rule wrote an empty object: the raw members fill it
+    if value.__class__ is dict and value:
+        prefix = key + "."
+        for name, member in value.items():
+            _ffill_one(out, prefix + name, member, touched)
+    elif key not in touched:
+        out[key] = value
+
+
+def fkeep_raw(out: dict, record: dict, roots: tuple) -> None:
+    """Flat ``keep_raw``: ``normalizer.raw.<Field>`` keys."""
+    for key in roots:
+        value = record.get(key, M)
+        if value is not M:
+            fput(out, "normalizer.raw." + key, value)
 
 
 def flatten(tree: dict) -> dict:

@@ -25,6 +25,7 @@ from normalizer.codegen import compile_standalone
 from normalizer.context import RecordContext
 from normalizer.output_schema import output_validator
 from normalizer.ruleset import load_ruleset
+from normalizer.runtime import flatten
 
 RULESET = load_ruleset()
 VALIDATE = output_validator(RULESET)
@@ -232,6 +233,7 @@ def _present(leaf, space) -> bool:
 
 def _check(raw, extra_drops=(), keys=True):
     flat = RULESET.normalize_flat(raw)
+    assert flat == flatten(RULESET.normalize(raw)), "the flat fast path differs from the nested rules"
     assert_lossless(raw, flat, extra_drops, keys)
     problems = VALIDATE(flat)
     assert not problems, f"{problems}\nraw={raw!r}\nout={flat!r}"

@@ -16,6 +16,7 @@ from normalizer.diagnostics import ExpressionError
 from normalizer.expr_parser import _parser
 from normalizer.functions import REGISTRY
 from normalizer.ruleset import load_ruleset
+from normalizer.runtime import flatten
 
 KEYS = st.sampled_from(
     ["RecordType", "CreationTime", "Id", "Operation", "UserId", "ClientIP", "DeviceProperties", "ExtendedProperties",
@@ -39,6 +40,7 @@ def ruleset():
 @given(record=RECORDS)
 def test_any_record_normalizes_without_raising(ruleset, record):
     flat = ruleset.normalize_flat(record)
+    assert flat == flatten(ruleset.normalize(record))  # the flat fast path equals the nested rules
     orjson.dumps(flat)  # the output is always serializable JSON
     for warning in flat.get("normalizer.warnings", []):
         assert {"code", "message"} <= set(warning)
