@@ -306,7 +306,8 @@ def _emit_flat_write(em: _Emitter, ns: Namespace, target: str, under_prefix: boo
     for earlier in dict.fromkeys(written):
         if target.startswith(earlier + "."):
             em.line(f"out.pop({earlier!r}, None)")  # a value there becomes an object
-    em.line(f"_fput(out, {target!r}, _v)")
+    em.line(f"if _v.__class__ is dict and _v: _fput(out, {target!r}, _v)")
+    em.line(f"else: out[{target!r}] = _v")
     if under_prefix and len(rel) > 1:  # objects the passthrough must merge into, not replace
         base = target[: len(target) - len(".".join(rel))]
         ancestors = frozenset(base + ".".join(rel[:i]) for i in range(1, len(rel)))

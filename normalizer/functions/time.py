@@ -30,6 +30,7 @@ _ISO = re.compile(
     r"\s*(Z|[+-][0-9]{2}:?[0-9]{2})?",
     re.IGNORECASE,
 )
+_NAIVE_SECONDS = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}")
 # PowerShell / en-US exports: 2/10/2020 3:13:13 PM (month first).
 _US = re.compile(
     r"([0-9]{1,2})/([0-9]{1,2})/([0-9]{4})"
@@ -134,6 +135,7 @@ def _from_number(x: int | float) -> str:
         Example("to_timestamp(.t)", {"t": "2/10/2020 3:13:13 PM"}, "2020-02-10T15:13:13Z"),
         Example("to_timestamp(.t)", {"t": "yesterday"}, Raises("E201")),
         Example("to_timestamp(.t)", {"t": "2020-02-30T00:00:00"}, Raises("E201")),
+        Example("to_timestamp(.t)", {"t": "2020-02-10T15:13+01"}, "2020-02-10T14:13:00Z"),
     ],
 )
 def to_timestamp(x: Any) -> Any:
@@ -141,6 +143,9 @@ def to_timestamp(x: Any) -> Any:
         return x
     try:
         if isinstance(x, str):
+            if len(x) == 19 and _NAIVE_SECONDS.fullmatch(x):  # CreationTime's own shape: naive UTC, seconds
+                datetime.fromisoformat(x)  # validates the date (in C); the text is already canonical
+                return x + "Z"
             return _from_string(x)
         if isinstance(x, (int, float)) and not isinstance(x, bool):
             return _from_number(x)
