@@ -174,7 +174,11 @@ def ffill(out: dict, prefix: str, record: dict, consumed: Any, touched: set) -> 
     for key, value in record.items():
         if consumed and key in consumed:
             continue
-        _ffill_one(out, prefix + key, value, touched)
+        name = prefix + key
+        if value.__class__ is dict or name in out or name in touched:
+            _ffill_one(out, name, value, touched)
+        else:  # the common case, inline: a raw value no rule touched
+            out[name] = value
 
 
 def _ffill_one(out: dict, key: str, value: Any, touched: set) -> None:
