@@ -122,13 +122,18 @@ def open_input(path: str) -> BinaryIO:
 
 def read_records(stream: BinaryIO, source: str) -> Iterator[Item]:
     """Yield (line, record) for every JSON object record, or a Reject, in input order."""
+    return _read(stream, source, _ndjson)
+
+
+def _read(stream: BinaryIO, source: str, lines_reader) -> Iterator:
+    """Decompress, sniff the shape, read a document or hand the lines to ``lines_reader``."""
     raw = _decompressing(stream)
     f = io.BufferedReader(raw, CHUNK_SIZE)
     head, start, document = _sniff(f)
     if document:
         last_line = yield from _Document(f, head, source).read(start)
     else:
-        last_line = yield from _ndjson(io.BufferedReader(_Prefixed(head, f), CHUNK_SIZE), source)
+        last_line = yield from lines_reader(io.BufferedReader(_Prefixed(head, f), CHUNK_SIZE), source)
     if getattr(raw, "error", None):
         yield _reject(source, last_line, raw.error, b"")
 
@@ -146,15 +151,7 @@ def read_batches(stream: BinaryIO, source: str, batch_bytes: int = 1 << 20) -> I
     """Like ``read_records``, but NDJSON input comes as ``LineBatch`` objects of about
     ``batch_bytes`` (whole lines), to be parsed elsewhere with ``parse_batch``; documents
     (arrays, envelopes) still come as parsed records and Rejects, in input order."""
-    raw = _decompressing(stream)
-    f = io.BufferedReader(raw, CHUNK_SIZE)
-    head, start, document = _sniff(f)
-    if document:
-        last_line = yield from _Document(f, head, source).read(start)
-    else:
-        last_line = yield from _line_batches(io.BufferedReader(_Prefixed(head, f), CHUNK_SIZE), source, batch_bytes)
-    if getattr(raw, "error", None):
-        yield _reject(source, last_line, raw.error, b"")
+    return _read(stream, source, lambda f, src: _line_batches(f, src, batch_bytes))
 
 
 def parse_batch(batch: LineBatch) -> Iterator[Item]:

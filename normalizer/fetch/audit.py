@@ -125,17 +125,11 @@ class AuditSource(Source):
         st = self.state(ct)
         now = int(self.clock.now())
         earliest = now - AUDIT_RETENTION + SAFETY
-        if st.cursor is None:
-            start = now - self.cfg.initial_lookback
-        else:
-            start = st.cursor - self.cfg.overlap
-            if st.cursor < earliest:
-                self.reporter.warn(f"input {self.id} {ct}: the last progress ({fmt_time(st.cursor)}Z) is older than the 7 days "
-                                   f"the API keeps; content created before {fmt_time(earliest)}Z can no longer be fetched")
-        start = max(start, earliest)
-        if st.cursor is None:  # pin the look-back, so that a restart does not start later and miss content
-            st.cursor = start
-            self.save(st)
+        lost = ""
+        if st.cursor is not None and st.cursor < earliest:
+            lost = (f"input {self.id} {ct}: the last progress ({fmt_time(st.cursor)}Z) is older than the 7 days "
+                    f"the API keeps; content created before {fmt_time(earliest)}Z can no longer be fetched")
+        start = self.window_start(st, now, earliest, lost)
         while start < now:
             self.shutdown.check()
             end = min(start + WINDOW, now)

@@ -74,17 +74,11 @@ class MessageTraceSource(Source):
         wall = int(self.clock.now())
         now = wall - END_LAG
         earliest = wall - self.retention + SAFETY
-        if st.cursor is None:
-            start = now - self.cfg.initial_lookback
-        else:
-            start = st.cursor - self.cfg.overlap
-            if st.cursor < earliest:
-                self.reporter.warn(f"input {self.id}: the last progress ({iso(st.cursor)}) is older than the service keeps "
-                                   f"message trace; rows received before {iso(earliest)} can no longer be fetched")
-        start = max(start, earliest)
-        if st.cursor is None:  # pin the look-back, so that a restart does not start later and miss rows
-            st.cursor = start
-            self.save(st)
+        lost = ""
+        if st.cursor is not None and st.cursor < earliest:
+            lost = (f"input {self.id}: the last progress ({iso(st.cursor)}) is older than the service keeps "
+                    f"message trace; rows received before {iso(earliest)} can no longer be fetched")
+        start = self.window_start(st, now, earliest, lost)
         rows_total = 0
         first = start
         while start < now:

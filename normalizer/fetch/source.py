@@ -78,6 +78,23 @@ class Source:
         st.pending = None
         self.save(st)
 
+    def window_start(self, st: StreamState, now: int, earliest: int, lost: str) -> int:
+        """Where this pass starts: the configured look-back on a first run (pinned in the
+        progress file at once, so a restart cannot start later and miss data), else a little
+        before the last progress; never before what the service still keeps (``lost`` says
+        what cannot be fetched any more when the progress is older than that)."""
+        if st.cursor is None:
+            start = now - self.cfg.initial_lookback
+        else:
+            start = st.cursor - self.cfg.overlap
+            if st.cursor < earliest:
+                self.reporter.warn(lost)
+        start = max(start, earliest)
+        if st.cursor is None:
+            st.cursor = start
+            self.save(st)
+        return start
+
     def save(self, st: StreamState) -> None:
         """Save progress; a shutdown request waits until the file is in place."""
         with self.shutdown.critical():
