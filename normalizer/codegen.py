@@ -47,6 +47,7 @@ class Compiled:
     calls: set[str] = field(default_factory=set)
     uses_context: bool = False
     strict_roots: frozenset = frozenset()  # record fields without which the value is surely missing
+    field_reads: list[tuple[str, Span]] = field(default_factory=list)  # top-level record fields read, with where
 
 
 def strict_roots(node: A.Node, top: bool = True) -> frozenset:
@@ -86,9 +87,11 @@ class ExpressionCompiler:
         self.ns = ns
         self.enums = enums
         self._tmp = 0
+        self._src: ExprSource | None = None
 
     def compile(self, src: ExprSource, variables: dict[str, str]) -> Compiled:
         """Compile ``src``; ``variables`` maps let names to the Python names holding them."""
+        self._src = src
         try:
             tree = parse(src.text)
         except ExpressionError as exc:
@@ -170,6 +173,9 @@ class ExpressionCompiler:
             base, known_dict = vars_[name], False
         if node.root in (".", "$") and (node.root == "$" or top):
             out.reads.append(("$", node.segments))
+            if node.segments and isinstance(node.segments[0], str):
+                pos = Diagnostic("W100", "", Span("<expr>", node.pos.line, node.pos.col, node.pos.end_col))
+                out.field_reads.append((node.segments[0], self._locate(self._src, pos).span))
         else:
             out.reads.append((node.root, node.segments))
         code = base

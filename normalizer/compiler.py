@@ -9,6 +9,7 @@ that fails on one record records a warning and everything else still applies.
 
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -31,6 +32,7 @@ class AssignmentInfo:
     expr: ExprSource
     reads: list[tuple[str, tuple]]
     calls: set[str]
+    field_reads: list = field(default_factory=list)
 
 
 @dataclass
@@ -52,6 +54,7 @@ class CompiledRules:
     assignments: list[AssignmentInfo]
     rules: list[RuleDef]
     build_traced: Callable[[], Callable[[dict, Any], dict]] = field(repr=False, default=None)
+    warnings: list[Diagnostic] = field(default_factory=list)  # not fatal: misspelt-looking fields
     _traced: Callable[[dict, Any], dict] | None = field(repr=False, default=None)
 
     @property
@@ -120,7 +123,33 @@ def compile_rules(source: RuleSource) -> CompiledRules:
             cs.traced = _materialize(traced, f"stream_{stream.name}", ns)
         return _dispatcher(source.streams, compiled_streams, exprs, ns, variant="traced")
 
-    return CompiledRules(compiled_streams, dispatch, dispatch_flat, infos, source.active_rules(), build_traced)
+    warnings = _field_warnings(source, infos)
+    return CompiledRules(compiled_streams, dispatch, dispatch_flat, infos, source.active_rules(), build_traced, warnings=warnings)
+
+
+def _field_warnings(source: RuleSource, infos: list[AssignmentInfo]) -> list[Diagnostic]:
+    """Reads of fields that are not documented for the stream but look like one that is."""
+    known: dict[str, set[str]] = {}
+    for stream in source.streams:
+        policy = _target_policy(stream, [])
+        prefix = stream.passthrough + "."
+        if policy is not None:
+            known[stream.name] = {n[len(prefix):].split(".")[0] for n in policy.names if n.startswith(prefix)}
+    out: list[Diagnostic] = []
+    seen: set[tuple] = set()
+    for info in infos:
+        names = known.get(info.rule.file.stream)
+        if not names:
+            continue
+        for field_name, span in info.field_reads:
+            if field_name in names or (field_name, span.line, span.col) in seen:
+                continue
+            close = difflib.get_close_matches(field_name, names, n=1, cutoff=0.85)
+            if close and close[0].lower() != field_name.lower():
+                seen.add((field_name, span.line, span.col))
+                out.append(Diagnostic("W100", f"'.{field_name}' is not a documented field of the {info.rule.file.stream} stream",
+                                      span, f"did you mean '.{close[0]}'?", severity="warning"))
+    return out
 
 
 def _materialize(lines: list[str], name: str, ns: Namespace) -> Callable:
@@ -231,7 +260,8 @@ def _emit_rule(em: _Emitter, exprs: ExpressionCompiler, ns: Namespace, rule: Rul
         compiled = _try_expr(exprs, assignment.expr, variables, diags)
         if compiled is not None and target_ok:
             compiled_assignments.append((assignment, compiled))
-            infos.append(AssignmentInfo(assignment.target, rule, assignment.expr, compiled.reads, compiled.calls))
+            infos.append(AssignmentInfo(assignment.target, rule, assignment.expr, compiled.reads, compiled.calls,
+                                        compiled.field_reads))
     if rule.when is not None and compiled_when is None:
         return  # reported; the generated code is discarded anyway
     uses_ctx = (compiled_when is not None and compiled_when.uses_context) or any(c.uses_context for _, c in compiled_assignments)

@@ -38,6 +38,8 @@ CODES: dict[str, str] = {
     "E116": "duplicate stream",
     "E117": "unknown variable",
     "E118": "file is not a rule file, enum table or stream list",
+    # load-time warnings: reported by `check`, never fatal
+    "W100": "field looks like a misspelt documented field",
     # runtime, recorded on the record in normalizer.warnings
     "E200": "rule failed on this record",
     "E201": "value cannot be converted",

@@ -69,6 +69,11 @@ class Ruleset:
         return tree, ctx.trace
 
     @property
+    def warnings(self):
+        """Load-time warnings (not fatal): reads of fields that look misspelt."""
+        return self.compiled.warnings
+
+    @property
     def rule_count(self) -> int:
         return len(self.compiled.rules)
 

@@ -34,3 +34,14 @@ def test_every_builtin_rule_has_a_unique_id_and_a_source():
     assert len(ids) == len(set(ids))
     for rule in RULESET.compiled.rules:
         assert rule.source.startswith("rules/")
+
+
+def test_builtin_rules_load_without_warnings():
+    assert not RULESET.warnings, [str(w) for w in RULESET.warnings]
+
+
+def test_a_misspelt_field_gets_a_hint(tmp_path):
+    (tmp_path / "r.yaml").write_text("version: 1\nstream: audit\nrules:\n  - id: t.x\n    set:\n      o365.audit.Foo: lower(.RecrdType)\n")
+    [warning] = load_ruleset([tmp_path]).warnings
+    assert warning.code == "W100" and warning.hint == "did you mean '.RecordType'?"
+    assert (warning.span.line, warning.span.col) == (6, 29)

@@ -25,9 +25,14 @@ def run(args: argparse.Namespace) -> int:
     args.rules = list(args.rules) + list(args.dirs)
     ruleset = load_rules(args)
     source = ruleset.source
+    if ruleset.warnings:
+        from ..diagnostics import RuleLoadError
+
+        print(RuleLoadError(ruleset.warnings, source.texts), file=sys.stderr)
     print(
         f"o365norm: rules OK: {ruleset.rule_count} rules in {len(source.files)} files, "
-        f"{len(source.enums)} enum tables, {len(source.streams)} streams",
+        f"{len(source.enums)} enum tables, {len(source.streams)} streams"
+        + (f", {len(ruleset.warnings)} warning(s)" if ruleset.warnings else ""),
         file=sys.stderr,
     )
     return exit_codes.OK
