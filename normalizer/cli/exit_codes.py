@@ -1,7 +1,7 @@
 """Exit codes: documented in the README and stable across releases."""
 
 OK = 0  # everything went through, nothing rejected, all tests passed
-REJECTS = 1  # finished, but some input was rejected (see --rejects) / a rule test failed
-USAGE = 2  # bad command line or unreadable input file
+REJECTS = 1  # finished, but some input was rejected (see --rejects) / a rule test failed / a fetch input failed
+USAGE = 2  # bad command line, unreadable input file or invalid fetch configuration
 RULE_ERROR = 3  # the rules failed to load or compile
 STRICT = 4  # --strict: a rule failed at runtime on a record; stopped there

@@ -10,8 +10,8 @@ from . import check_cmd, exit_codes, explain_cmd, fetch_cmd, normalize_cmd, rule
 from .common import run_guarded
 
 _EPILOG = """\
-exit codes: 0 ok; 1 some input was rejected (or a rule test failed); 2 usage error;
-3 the rules failed to load; 4 --strict and a rule failed on a record.
+exit codes: 0 ok; 1 some input was rejected (a rule test failed; for fetch, an input failed);
+2 usage or configuration error; 3 the rules failed to load; 4 --strict and a rule failed on a record.
 'o365norm FILE...' is short for 'o365norm normalize FILE...'."""
 
 COMMANDS = ("normalize", "check", "explain", "rules", "fetch")
