@@ -22,13 +22,19 @@ from .readers import LineBatch, parse_batch, read_batches
 from .ruleset import Ruleset
 
 _WORKER_RULESET: Ruleset | None = None  # set in the parent before forking
+DOCUMENT_BATCH = 500  # records parsed from an array or envelope, sent to a worker together
 
 
-def _work(batch: LineBatch, nested: bool, strict: bool) -> tuple[bytes, bytes, Counts, str | None]:
+def _work(batch: LineBatch | tuple[str, list], nested: bool, strict: bool) -> tuple[bytes, bytes, Counts, str | None]:
+    """One batch: raw NDJSON lines, or (source, items) already parsed from a document."""
+    if batch.__class__ is LineBatch:
+        source, items = batch.source, parse_batch(batch)
+    else:
+        source, items = batch
     out, rejects, counts = BytesIO(), BytesIO(), Counts()
     failure = None
     try:
-        normalize_items(parse_batch(batch), batch.source, _WORKER_RULESET, nested=nested, strict=strict,
+        normalize_items(items, source, _WORKER_RULESET, nested=nested, strict=strict,
                         write=out.write, write_reject=rejects.write, counts=counts)
     except StrictFailure as exc:
         failure = exc.message
@@ -52,18 +58,28 @@ def normalize_parallel(inputs: list[tuple[str, BinaryIO]], ruleset: Ruleset, job
             raise StrictFailure(failure)
 
     with context.Pool(jobs) as pool:
+
+        def submit(batch) -> None:
+            pending.append(pool.apply_async(_work, (batch, nested, strict)))
+            while len(pending) >= 2 * jobs:
+                finish_one()
+
         for path, stream in inputs:
             source = "<stdin>" if path == "-" else path
+            parsed: list = []  # records of a document, sent on in batches
             with stream:
                 for item in read_batches(stream, source):
                     if item.__class__ is LineBatch:
-                        pending.append(pool.apply_async(_work, (item, nested, strict)))
-                        while len(pending) >= 2 * jobs:
-                            finish_one()
-                    else:  # a record from a document: write it in its place
-                        while pending:
-                            finish_one()
-                        normalize_items([item], source, ruleset, nested=nested, strict=strict,
-                                        write=write, write_reject=write_reject, counts=counts)
+                        if parsed:
+                            submit((source, parsed))
+                            parsed = []
+                        submit(item)
+                    else:
+                        parsed.append(item)
+                        if len(parsed) >= DOCUMENT_BATCH:
+                            submit((source, parsed))
+                            parsed = []
+            if parsed:
+                submit((source, parsed))
         while pending:
             finish_one()
