@@ -66,7 +66,7 @@ def normalize_items(items: Iterable[Item], source: str, ruleset: Ruleset, *, nes
             raw = dumps(record, default=str).decode("utf-8", "replace")
             write_reject(Reject(source, line, f"internal error: {type(exc).__name__}: {exc}", raw).to_json_bytes() + b"\n")
             continue
-        warnings = result["normalizer"].get("warnings") if nested and "normalizer" in result else result.get("normalizer.warnings")
+        warnings = result.get("normalizer", {}).get("warnings") if nested else result.get("normalizer.warnings")
         if warnings:
             if strict:
                 _check_strict(warnings, source, line)
