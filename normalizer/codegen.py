@@ -88,14 +88,19 @@ class ExpressionCompiler:
         self.enums = enums
         self._tmp = 0
         self._src: ExprSource | None = None
+        self._present: frozenset = frozenset()
 
-    def compile(self, src: ExprSource, variables: dict[str, str]) -> Compiled:
-        """Compile ``src``; ``variables`` maps let names to the Python names holding them."""
+    def compile(self, src: ExprSource, variables: dict[str, str], guarded: bool = False) -> Compiled:
+        """Compile ``src``; ``variables`` maps let names to the Python names holding them.
+
+        ``guarded``: the caller runs the code only when the record has every field in the
+        result's ``strict_roots``, so those fields are read without a fallback."""
         self._src = src
         try:
             tree = parse(src.text)
         except ExpressionError as exc:
             raise ExpressionError(self._locate(src, exc.diagnostic)) from None
+        self._present = strict_roots(tree) if guarded else frozenset()
         out = Compiled(code="")
         try:
             out.code = self._emit(tree, out, variables, current="c", top=True)
@@ -179,7 +184,11 @@ class ExpressionCompiler:
         else:
             out.reads.append((node.root, node.segments))
         code = base
-        for seg in node.segments:
+        segments = node.segments
+        if node.root in (".", "$") and (node.root == "$" or top) and segments and segments[0] in self._present:
+            code, segments = f"r[{segments[0]!r}]", segments[1:]  # the guard made sure it is there
+            known_dict = False
+        for seg in segments:
             if isinstance(seg, int):
                 code = f"_gi({code}, {seg})"
             elif known_dict:

@@ -160,9 +160,9 @@ def _materialize(lines: list[str], name: str, ns: Namespace) -> Callable:
 
 
 def _try_expr(exprs: ExpressionCompiler, src: ExprSource, variables: dict[str, str],
-              diags: list[Diagnostic]):
+              diags: list[Diagnostic], guarded: bool = False):
     try:
-        return exprs.compile(src, variables)
+        return exprs.compile(src, variables, guarded)
     except ExpressionError as exc:
         diags.append(exc.diagnostic)
         return None
@@ -257,7 +257,7 @@ def _emit_rule(em: _Emitter, exprs: ExpressionCompiler, ns: Namespace, rule: Rul
     compiled_assignments = []
     for assignment in rule.assignments:
         target_ok = _check_target(assignment, rule, diags, policy)
-        compiled = _try_expr(exprs, assignment.expr, variables, diags)
+        compiled = _try_expr(exprs, assignment.expr, variables, diags, guarded=True)
         if compiled is not None and target_ok:
             compiled_assignments.append((assignment, compiled))
             infos.append(AssignmentInfo(assignment.target, rule, assignment.expr, compiled.reads, compiled.calls,
@@ -301,14 +301,16 @@ def _emit_rule(em: _Emitter, exprs: ExpressionCompiler, ns: Namespace, rule: Rul
         em.line(f"_v = {compiled.code}")
         em.line("if _v is not M:")
         em.indent()
+        # A whole attribute written as an object replaces the raw field of that name (it is not
+        # merged into it); any other value already wins over the raw field by being there.
+        replaces = f"cons.add({rel[0]!r})" if container == "P" and len(rel) == 1 else None
         if mode == "flat":
-            _emit_flat_write(em, ns, assignment.target, container == "P", rel, written)
-        elif len(rel) == 1:
-            em.line(f"{container}[{rel[0]!r}] = _v")
+            _emit_flat_write(em, ns, assignment.target, container == "P", rel, written, replaces)
         else:
-            em.line(f"_put({container}, {rel!r}, _v, owned)")
-        if container == "P" and len(rel) == 1:  # the whole attribute: the raw field is replaced
-            em.line(f"cons.add({rel[0]!r})")
+            write = f"{container}[{rel[0]!r}] = _v" if len(rel) == 1 else f"_put({container}, {rel!r}, _v, owned)"
+            em.line(write)
+            if replaces:
+                em.line(f"if _v.__class__ is dict and _v: {replaces}")
         if trace:
             em.line(f"ctx.trace.append(('set', {site}, {assignment.target!r}))")
         em.dedent()
@@ -328,7 +330,7 @@ def _emit_rule(em: _Emitter, exprs: ExpressionCompiler, ns: Namespace, rule: Rul
 
 
 def _emit_flat_write(em: _Emitter, ns: Namespace, target: str, under_prefix: bool, rel: tuple,
-                     written: list[str]) -> None:
+                     written: list[str], replaces: str | None) -> None:
     """Write ``_v`` at flat key ``target`` with the effect a nested write would have had on
     what the earlier assignments (``written``, in order) may have put there."""
     if any(earlier == target or earlier.startswith(target + ".") for earlier in written):
@@ -336,7 +338,7 @@ def _emit_flat_write(em: _Emitter, ns: Namespace, target: str, under_prefix: boo
     for earlier in dict.fromkeys(written):
         if target.startswith(earlier + "."):
             em.line(f"out.pop({earlier!r}, None)")  # a value there becomes an object
-    em.line(f"if _v.__class__ is dict and _v: _fput(out, {target!r}, _v)")
+    em.line(f"if _v.__class__ is dict and _v: _fput(out, {target!r}, _v){'; ' + replaces if replaces else ''}")
     em.line(f"else: out[{target!r}] = _v")
     if under_prefix and len(rel) > 1:  # objects the passthrough must merge into, not replace
         base = target[: len(target) - len(".".join(rel))]
