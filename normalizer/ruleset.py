@@ -27,7 +27,7 @@ class _TraceContext(RecordContext):
         self.trace = []
 
 
-@dataclass
+@dataclass(repr=False)
 class Ruleset:
     source: RuleSource
     compiled: CompiledRules
@@ -37,6 +37,9 @@ class Ruleset:
         self._ctx = RecordContext(self.options)
         self._dispatch = self.compiled.dispatch
         self._dispatch_flat = self.compiled.dispatch_flat
+
+    def __repr__(self) -> str:  # short: test failures and logs print it
+        return f"<Ruleset: {self.rule_count} rules, {len(self.source.streams)} streams>"
 
     def normalize(self, record: dict) -> dict:
         """One raw record (a JSON object) to its normalized, nested form."""
