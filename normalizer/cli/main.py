@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from .. import __version__
-from . import check_cmd, exit_codes, explain_cmd, fetch_cmd, normalize_cmd, rules_test_cmd
+from . import check_cmd, explain_cmd, fetch_cmd, normalize_cmd, rules_test_cmd
 from .common import run_guarded
 
 _EPILOG = """\

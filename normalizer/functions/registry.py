@@ -8,7 +8,7 @@ cannot drift from the behaviour.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable
 
 from ..missing import MISSING
