@@ -19,7 +19,6 @@ from urllib.parse import parse_qs, urlsplit
 from . import jsonspans
 from .config import AUDIT_RETENTION, AuditInput
 from .http import ApiError
-from .seen import record_key
 from .source import Source
 
 WINDOW = 86400  # the API's maximum window
@@ -198,13 +197,7 @@ class AuditSource(Source):
                 self._mark_only(st, mark)
                 return 0
             raise
-        records = []
-        for el in elements:
-            if isinstance(el.value, dict):
-                records.append((record_key("audit", el.value, el.text), el.value, el.text))
-            else:
-                self.reporter.error(f"input {self.id} {ct}: content {cid} holds a {type(el.value).__name__}, not a record; skipped it")
-                self.reporter.count("rejected", 1, self.id)
+        records = self.records_of(elements, "audit", f" {ct}: content {cid}", "record")
         self.reporter.count("blobs", 1, self.id)
         fresh = self.fresh(st, records)
         return self.commit(st, fresh, created, f"{self.id}/{ct}/{cid}", mark)

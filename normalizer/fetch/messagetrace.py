@@ -25,7 +25,6 @@ from urllib.parse import quote, urlencode
 from . import jsonspans
 from .config import GRAPH_RETENTION, REPORTING_RETENTION, MessageTraceInput
 from .http import ApiError
-from .seen import record_key
 from .source import Source
 
 END_LAG = 60  # windows end a minute ago: Graph refuses an end in the future, and clocks differ a little
@@ -106,13 +105,7 @@ class MessageTraceSource(Source):
         emitted = 0
         for _ in range(MAX_PAGES):
             doc, rows = self.fetch_page(url)
-            records = []
-            for el in rows:
-                if isinstance(el.value, dict):
-                    records.append((record_key("message", el.value, el.text), el.value, el.text))
-                else:
-                    self.reporter.error(f"input {self.id}: a message-trace page holds a {type(el.value).__name__}, not a row; skipped it")
-                    self.reporter.count("rejected", 1, self.id)
+            records = self.records_of(rows, "message", ": a message-trace page", "row")
             self.reporter.count("rows", len(records), self.id)
             fresh = self.fresh(st, records)
             if fresh:  # each row is remembered at its own received time (the window start if it has none)

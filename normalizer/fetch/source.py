@@ -20,7 +20,7 @@ from .checkpoint import CheckpointStore, StreamState
 from .clock import Clock, Shutdown
 from .outputs import Output
 from .report import Reporter
-from .seen import digest
+from .seen import digest, record_key
 
 
 class Source:
@@ -77,6 +77,18 @@ class Source:
                            f"{written} of its {len(keys)} records had reached the output and will not be written again")
         st.pending = None
         self.save(st)
+
+    def records_of(self, elements, kind: str, where: str, unit: str) -> list[tuple[str, object, str]]:
+        """(key, record, text) for every object in a blob or page; anything else is reported
+        (``where`` follows the input id in the message, e.g. " Audit.Exchange: content X") and counted as rejected."""
+        records = []
+        for el in elements:
+            if isinstance(el.value, dict):
+                records.append((record_key(kind, el.value, el.text), el.value, el.text))
+            else:
+                self.reporter.error(f"input {self.id}{where} holds a {type(el.value).__name__}, not a {unit}; skipped it")
+                self.reporter.count("rejected", 1, self.id)
+        return records
 
     def window_start(self, st: StreamState, now: int, earliest: int, lost: str) -> int:
         """Where this pass starts: the configured look-back on a first run (pinned in the
