@@ -6,15 +6,16 @@ import argparse
 import sys
 
 from .. import __version__
-from . import check_cmd, explain_cmd, fetch_cmd, normalize_cmd, rules_test_cmd
+from . import check_cmd, explain_cmd, fetch_cmd, kafka_cmd, normalize_cmd, rules_test_cmd
 from .common import run_guarded
 
 _EPILOG = """\
 exit codes: 0 ok; 1 some input was rejected (a rule test failed; for fetch, an input failed);
-2 usage or configuration error; 3 the rules failed to load; 4 --strict and a rule failed on a record.
+2 usage or configuration error; 3 the rules failed to load; 4 --strict and a rule failed on a record;
+for kafka, 1 means a delivery or the Kafka client failed.
 'o365norm FILE...' is short for 'o365norm normalize FILE...'."""
 
-COMMANDS = ("normalize", "check", "explain", "rules", "fetch")
+COMMANDS = ("normalize", "check", "explain", "rules", "fetch", "kafka")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -31,6 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     explain_cmd.add_parser(sub)
     rules_test_cmd.add_parser(sub)
     fetch_cmd.add_parser(sub)
+    kafka_cmd.add_parser(sub)
     return parser
 
 
