@@ -26,13 +26,6 @@ CANARY = "kafka-CANARY-secret-9f2c"
 
 
 @pytest.fixture(scope="module")
-def broker(tmp_path_factory):
-    b = Broker(tmp_path_factory.mktemp("tansu"))
-    yield b
-    b.stop()
-
-
-@pytest.fixture(scope="module")
 def rules():
     return load_ruleset([])
 

@@ -121,13 +121,28 @@ class Connection:
 
 
 @dataclass(frozen=True)
+class KafkaTarget:
+    """Where an ``output:Kafka:<id>`` section sends records; ``properties`` are librdkafka's
+    (security settings included), with secrets read from the environment or files at start."""
+
+    bootstrap_servers: str
+    topic: str
+    properties: dict[str, str] = field(repr=False)
+
+    def __repr__(self) -> str:
+        from ..kafka.properties import describe
+        return f"KafkaTarget({self.bootstrap_servers!r}, {self.topic!r}, {describe(self.properties)})"
+
+
+@dataclass(frozen=True)
 class Output:
     id: str
-    kind: str  # "Stdout" or "File"
+    kind: str  # "Stdout", "File" or "Kafka"
     path: str | None
     normalize: bool
     rules: tuple[str, ...]
     section: str
+    kafka: KafkaTarget | None = None
 
 
 @dataclass(frozen=True)
@@ -229,7 +244,7 @@ def parse_config(text: str, path: str = "<config>") -> FetchConfig:
 
 
 _SECTION_HELP = ("connection:MSOffice365:<id>, input:MSOffice365Source:<id>, "
-                 "input:MSOffice365MessageTraceSource:<id>, output:Stdout:<id> or output:File:<id>")
+                 "input:MSOffice365MessageTraceSource:<id>, output:Stdout:<id>, output:File:<id> or output:Kafka:<id>")
 
 _CONNECTION_KEYS = ("client_id", "tenant_id", "client_secret", "client_secret_env", "client_secret_file", "resources",
                     "authority", "ca_file", "cloud", "timeout")
@@ -237,7 +252,12 @@ _AUDIT_KEYS = ("connection", "content_type", "resource", "api_url", "output", "e
                "initial_lookback", "refresh", "overlap", "publisher_identifier")
 _TRACE_KEYS = ("connection", "output", "resource", "api_url", "api", "encoding", "last_value_storage", "refresh",
                "initial_lookback", "overlap")
-_OUTPUT_KEYS = {"Stdout": ("normalize", "rules"), "File": ("path", "normalize", "rules")}
+_OUTPUT_KEYS = {"Stdout": ("normalize", "rules"), "File": ("path", "normalize", "rules"),
+                "Kafka": ("bootstrap_servers", "topic", "normalize", "rules", "properties")}
+# Kafka security settings pass through under librdkafka's names with '_' for '.':
+# security_protocol, sasl_mechanism, sasl_username, ssl_ca_location, ...; a secret one may
+# instead be read from a variable or a file: sasl_password_env, ssl_key_password_file.
+_KAFKA_PASSTHROUGH = re.compile(r"^(security|sasl|ssl)_[a-z0-9_]+$")
 
 
 class _Section:
@@ -329,6 +349,14 @@ class _Section:
         return tuple(items)
 
 
+def _property_value(sec: _Section, key: str, value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (str, int, float)):
+        return str(value)
+    raise sec.error(key, "must be a string, number or boolean")
+
+
 def _check_url(section: _Section, key: str, value: str) -> str:
     if not re.match(r"^https://[^/\s?#]+(/[^\s?#]*)?$", value):
         raise section.error(key, f"must be an https:// URL without query (got {value!r})")
@@ -383,7 +411,11 @@ class _Parser:
             elif kind == "output" and typ in _OUTPUT_KEYS:
                 if ident in outputs:
                     raise ConfigError(f"a second output with id '{ident}' (ids must be unique)", section=name)
-                outputs[ident] = self.output(_Section(name, body, _OUTPUT_KEYS[typ]), typ, ident)
+                passthrough = {}
+                if typ == "Kafka" and isinstance(body, dict):
+                    passthrough = {k: v for k, v in body.items() if isinstance(k, str) and _KAFKA_PASSTHROUGH.match(k)}
+                    body = {k: v for k, v in body.items() if k not in passthrough}
+                outputs[ident] = self.output(_Section(name, body, _OUTPUT_KEYS[typ]), typ, ident, passthrough)
             elif kind == "input" and typ in ("MSOffice365Source", "MSOffice365MessageTraceSource"):
                 inputs_raw.append((name, typ, ident, body))
             else:
@@ -459,7 +491,7 @@ class _Parser:
         timeout = sec.number("timeout", 60.0, minimum=1.0)
         return Connection(ident, client_id, tenant_id, secret, authority, cloud, resources, ca_file, timeout)
 
-    def output(self, sec: _Section, typ: str, ident: str) -> Output:
+    def output(self, sec: _Section, typ: str, ident: str, passthrough: dict) -> Output:
         path = None
         if typ == "File":
             path = str(self.resolve_cwd(sec.string("path", required=True)))
@@ -467,7 +499,39 @@ class _Parser:
         for r in rules:
             if not Path(r).is_dir():
                 raise sec.error("rules", f"{r}: not a directory")
-        return Output(ident, typ, path, sec.boolean("normalize", True), rules, sec.name)
+        kafka = self.kafka_target(sec, passthrough) if typ == "Kafka" else None
+        return Output(ident, typ, path, sec.boolean("normalize", True), rules, sec.name, kafka)
+
+    def kafka_target(self, sec: _Section, passthrough: dict) -> KafkaTarget:
+        servers = ",".join(sec.string_list("bootstrap_servers", (), separators=r"[\s,]+")) or None
+        if servers is None:
+            raise sec.error("bootstrap_servers", "is required (host:port, comma separated)")
+        topic = sec.string("topic", required=True)
+        props: dict[str, str] = {}
+        extra = sec.body.get("properties")
+        if extra is not None:
+            if not isinstance(extra, dict) or not all(isinstance(k, str) for k in extra):
+                raise sec.error("properties", "must be a mapping of librdkafka property names to values")
+            for k, v in extra.items():
+                props[k] = _property_value(sec, f"properties.{k}", v)
+        for key, value in passthrough.items():
+            name, via = key, None
+            for suffix in ("_env", "_file"):
+                if key.endswith(suffix):
+                    name, via = key[: -len(suffix)], suffix[1:]
+            prop = name.replace("_", ".")
+            if via is None:
+                props[prop] = _property_value(sec, key, value)
+                continue
+            ref = _property_value(sec, key, value)
+            secret = Secret(via, ref=str(self.resolve(ref)) if via == "file" else ref)
+            try:
+                props[prop] = secret.value()
+            except ConfigError as exc:
+                raise sec.error(key, exc.problem) from None
+        if "bootstrap.servers" in props:
+            raise sec.error("properties", "give bootstrap_servers as its own key")
+        return KafkaTarget(servers, topic, props)
 
     def pick_connection(self, sec: _Section, connections: dict[str, Connection]) -> Connection:
         name = sec.string("connection")

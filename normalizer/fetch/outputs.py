@@ -1,7 +1,9 @@
-"""Where records go: stdout or a file, normalized by the rules engine or raw.
+"""Where records go: stdout, a file or a Kafka topic, normalized by the rules engine or raw.
 
 Normalized records are written exactly as ``o365norm`` writes them (flat dotted keys, sorted,
-one per line).  Raw records are the API's own text, one per line.
+one per line).  Raw records are the API's own text, one per line.  On Kafka each record is
+one message (without the newline), keyed by the record's key (audit ``Id``, message-trace id
+plus recipient), and ``flush`` returns only when the broker has acknowledged them all.
 
 A file output is owned by the fetcher: on open, a last line without its newline (left by a
 kill in the middle of a write) is cut off, since the progress never covered it and the record
@@ -36,6 +38,8 @@ class Output:
         self._stdout = stdout
         self._f: BinaryIO | None = None
 
+        self._kafka = None
+
     @property
     def is_file(self) -> bool:
         return self.cfg.kind == "File"
@@ -46,9 +50,20 @@ class Output:
 
     def describe(self) -> str:
         what = "normalized" if self.cfg.normalize else "raw"
+        if self.cfg.kafka is not None:
+            return f"Kafka topic {self.cfg.kafka.topic} at {self.cfg.kafka.bootstrap_servers} ({what})"
         return f"{self.cfg.path} ({what})" if self.is_file else f"stdout ({what})"
 
     def open(self) -> None:
+        if self.cfg.kafka is not None:
+            from ..kafka import KafkaUnavailable
+            from ..kafka.sink import KafkaSink, SinkError
+            k = self.cfg.kafka
+            try:
+                self._kafka = KafkaSink(k.bootstrap_servers, k.topic, k.properties)
+            except (KafkaUnavailable, SinkError) as exc:
+                raise OutputError(f"output {self.id}: {exc}") from None
+            return
         if not self.is_file:
             self._f = self._stdout if self._stdout is not None else sys.stdout.buffer
             return
@@ -107,8 +122,14 @@ class Output:
             return None
         return self._f.tell()
 
-    def write(self, lines: list[bytes]) -> None:
+    def write(self, lines: list[bytes], keys: list[str] | None = None) -> None:
+        """Write the lines; ``keys`` (one per line) key the messages on Kafka."""
         if not lines:
+            return
+        if self._kafka is not None:
+            keys = keys or [None] * len(lines)
+            self._kafka.send((k.encode("utf-8", "surrogatepass") if k else None, line.rstrip(b"\n"))
+                             for k, line in zip(keys, lines))
             return
         try:
             self._f.write(b"".join(lines))
@@ -116,7 +137,15 @@ class Output:
             raise OutputError(f"output {self.id}: write failed: {getattr(exc, 'strerror', None) or exc}") from None
 
     def flush(self) -> None:
-        """Records reach the OS (and, for a file, the disk) before the progress covering them is saved."""
+        """Records reach the OS (for a file, the disk; for Kafka, the broker's acknowledgement)
+        before the progress covering them is saved."""
+        if self._kafka is not None:
+            from ..kafka.sink import SinkError
+            try:
+                self._kafka.flush()
+            except SinkError as exc:
+                raise OutputError(f"output {self.id}: {exc}") from None
+            return
         try:
             self._f.flush()
             if self.is_file:
@@ -144,6 +173,9 @@ class Output:
             return 0
 
     def close(self) -> None:
+        if self._kafka is not None:
+            self._kafka.close()
+            self._kafka = None
         if self._f is None:
             return
         try:

@@ -135,7 +135,7 @@ class Source:
                 st.pending = {"path": self.output.path, "offset": self.output.position(),
                               "keys": [digest(k) for k, _ in lines], "t": int(t)}
                 self.store.save(st)
-            self.output.write([line for _, line in lines])
+            self.output.write([line for _, line in lines], [key for key, _ in lines])
             self.output.flush()
             for rec in records:
                 st.seen.add(rec[0], record_time(rec) if record_time is not None else t)
