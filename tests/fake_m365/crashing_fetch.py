@@ -41,7 +41,7 @@ def main() -> int:
     elif where == "write":
         original_write = outputs.Output.write
 
-        def write(self, lines):
+        def write(self, lines, keys=None):
             if lines:
                 calls["n"] += 1
                 if calls["n"] == target:
@@ -49,7 +49,7 @@ def main() -> int:
                     self._f.write(data[: len(data) // 2 + 1])
                     self._f.flush()
                     _die()
-            return original_write(self, lines)
+            return original_write(self, lines, keys)
 
         outputs.Output.write = write
     from normalizer.cli.main import main as cli_main
