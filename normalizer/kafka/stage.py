@@ -102,6 +102,8 @@ class KafkaStage:
         self.failure: str | None = None
         self.stopping = False
         self._last_activity: float | None = None  # set at the first assignment
+        self._first_message: float | None = None
+        self._last_message: float | None = None
         self._ck = client_module()
         self._secrets = settings.all_properties()
         self.consumer = None
@@ -147,7 +149,9 @@ class KafkaStage:
             poll(0)
             now = time.monotonic()
             if msgs:
-                self._last_activity = now
+                self._last_activity = self._last_message = now
+                if self._first_message is None:
+                    self._first_message = now
             if now >= next_commit:
                 self.commit()
                 next_commit = now + s.commit_interval
@@ -294,8 +298,12 @@ class KafkaStage:
 
     def summary(self) -> str:
         c = self.counts
-        return (f"{self.messages} messages, {c.records_in} records in, {c.records_out} out, "
+        text = (f"{self.messages} messages, {c.records_in} records in, {c.records_out} out, "
                 f"{c.rejected} to the dead-letter topic, {c.with_warnings} with warnings")
+        if self._first_message is not None and self._last_message > self._first_message:
+            busy = self._last_message - self._first_message
+            text += f"; {busy:.1f} s from the first message to the last ({c.records_in / busy:,.0f} records/s)"
+        return text
 
 
 def _partitions(partitions) -> str:
