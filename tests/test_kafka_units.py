@@ -3,6 +3,8 @@ and the fetcher's ``output:Kafka`` configuration."""
 
 from __future__ import annotations
 
+import gzip
+
 import orjson
 import pytest
 from hypothesis import given, settings
@@ -81,6 +83,7 @@ def test_arrays_envelopes_and_ndjson_give_every_record_with_its_line():
     items = items_of(b'{"a": 1}\n{"a": 2}\nnope\n', "s")
     assert items[:2] == [(1, {"a": 1}), (2, {"a": 2})]
     assert isinstance(items[2], Reject) and items[2].line == 3
+    assert [r for _, r in items_of(gzip.compress(b'[{"a": 1}]'), "s")] == [{"a": 1}]  # a gzipped blob
 
 
 @pytest.mark.parametrize("value, reason", [
