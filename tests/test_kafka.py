@@ -238,3 +238,32 @@ def test_help_describes_the_guarantee():
     done = subprocess.run([sys.executable, "-m", "normalizer", "kafka", "--help"], capture_output=True, text=True)
     assert done.returncode == 0
     assert "at-least-once" in done.stdout and "--dead-letter-topic" in done.stdout
+
+
+# ------------------------------------------------------------------------------------ oversized records
+
+def test_a_record_too_large_for_the_topic_goes_to_the_dead_letter_topic(broker, rules):
+    topic, out, dlq = broker.topics("raw", "norm", "dlq", partitions=1)
+    small = corpus(3, seed=21)
+    big = orjson.loads(corpus(1, seed=22)[0])
+    big["Comment"] = "x" * 400_000  # its normalized form exceeds the producer's 300 KB limit
+    broker.produce(topic, [small[0], orjson.dumps(big), small[1], small[2]])
+    done = run_stage(stage_command(broker, "g-big", topic, out, dlq, "--stop-when-idle", "2",
+                                   "--producer-property", "message.max.bytes=300000"))
+    assert done.returncode == 0, done.stderr
+    assert summary_counts(done.stderr) == {"messages": 4, "in": 4, "out": 3, "dead": 1}
+    (dead,) = [orjson.loads(m.value()) for m in broker.read(dlq, expect=1)]
+    assert "cannot produce the normalized record" in dead["reason"] and dead["offset"] == 1
+    assert dead["raw_truncated"] is True and len(dead["raw"]) == 256 * 1024
+    assert broker.committed("g-big", topic, partitions=1) == {0: 4}
+
+
+def test_a_reject_that_cannot_be_produced_stops_the_stage_before_its_offset(broker):
+    topic, out, dlq = broker.topics("raw", "norm", "dlq", partitions=1)
+    good = corpus(2, seed=23)
+    broker.produce(topic, [good[0], b"not json " * 300, good[1]])
+    done = run_stage(stage_command(broker, "g-stuck", topic, out, dlq, "--stop-when-idle", "2",
+                                   "--producer-property", "message.max.bytes=2000"))
+    assert done.returncode == 1, done.stderr
+    assert f"cannot produce a reject of {topic}[0]@1 to {dlq}" in done.stderr
+    assert broker.committed("g-stuck", topic, partitions=1) == {0: 1}  # up to the stuck message, never past it

@@ -53,10 +53,15 @@ def record_key(record: dict) -> bytes:
     return b"h:" + hashlib.sha256(canonical).hexdigest().encode()
 
 
+DEAD_LETTER_RAW = 256 * 1024  # characters of raw text kept: well under Kafka's default 1 MB message limit
+
+
 def dead_letter(reject: Reject, topic: str, partition: int, offset: int) -> bytes:
-    """The dead-letter document: the command line's reject fields plus where the message was."""
+    """The dead-letter document: the command line's reject fields plus where the message was
+    (the message itself stays in its topic, at that offset, should more than the start be needed)."""
+    raw = reject.raw[:DEAD_LETTER_RAW]
     doc = {"source": reject.source, "topic": topic, "partition": partition, "offset": offset,
-           "line": reject.line, "reason": reject.reason, "raw": reject.raw}
-    if reject.raw_truncated:
+           "line": reject.line, "reason": reject.reason, "raw": raw}
+    if reject.raw_truncated or len(raw) < len(reject.raw):
         doc["raw_truncated"] = True
     return orjson.dumps(doc)

@@ -205,21 +205,33 @@ class KafkaStage:
             warnings = result.get("normalizer", {}).get("warnings") if self.settings.nested else result.get("normalizer.warnings")
             if warnings:
                 counts.with_warnings += 1
-            self._produce(self.settings.output_topic, data, record_key(record), delivery)
-            counts.records_out += 1
+            problem = self._produce(self.settings.output_topic, data, record_key(record), delivery)
+            if problem is None:
+                counts.records_out += 1
+            else:  # e.g. larger than the topic's message.max.bytes: dead-letter the raw record
+                raw = orjson.dumps(record, default=str).decode("utf-8", "replace")
+                self._reject(Reject(source, line, f"cannot produce the normalized record: {problem}", raw),
+                             topic, partition, offset, delivery)
 
     def _reject(self, reject: Reject, topic: str, partition: int, offset: int, delivery: _Delivery) -> None:
         self.counts.rejected += 1
-        self._produce(self.settings.dead_letter_topic, dead_letter(reject, topic, partition, offset),
-                      f"{topic}/{partition}/{offset}".encode(), delivery)
+        problem = self._produce(self.settings.dead_letter_topic, dead_letter(reject, topic, partition, offset),
+                                f"{topic}/{partition}/{offset}".encode(), delivery)
+        if problem is not None:  # its delivery never completes, so the offset is never committed
+            delivery.progress.fail()
+            self._fail(f"cannot produce a reject of {reject.source} to {self.settings.dead_letter_topic}: {problem}")
 
-    def _produce(self, topic: str, value: bytes, key: bytes, delivery: _Delivery) -> None:
+    def _produce(self, topic: str, value: bytes, key: bytes, delivery: _Delivery) -> str | None:
+        """Queue one message; the client's reason if it refuses it outright (too large, unknown topic)."""
         while True:
             try:
                 self.producer.produce(topic, value, key, on_delivery=delivery)
-                return
+                return None
             except BufferError:  # the local queue is full: let deliveries drain, then retry
                 self.producer.poll(0.1)
+            except self._ck.KafkaException as exc:
+                err = exc.args[0] if exc.args else exc
+                return self._clean(err.str() if hasattr(err, "str") else err)
 
     # -- offsets ---------------------------------------------------------------------------
     def commit(self, only: set[tuple[str, int]] | None = None) -> None:
