@@ -9,6 +9,7 @@ character in the rule file.
 
 from __future__ import annotations
 
+import ast
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,14 +28,25 @@ class Namespace:
     def __init__(self, base: dict[str, Any]):
         self.values: dict[str, Any] = dict(base)
         self._ids: dict[int, str] = {}
+        self._by_value: dict[tuple, str] = {}
 
     def const(self, value: Any, prefix: str = "K") -> str:
         key = id(value)
         name = self._ids.get(key)
         if name is None:
-            name = f"{prefix}{len(self.values)}"
-            self.values[name] = value
-            self._ids[key] = name
+            # Equal hashable constants share one name, so code generated again for another
+            # record shape (see compiler.ShapeCache) does not grow the namespace.
+            try:
+                vkey = (type(value), prefix, value)
+                name = self._by_value.get(vkey)
+            except TypeError:
+                vkey = None
+            if name is None:
+                name = f"{prefix}{len(self.values)}"
+                self.values[name] = value
+                self._ids[key] = name  # only ids of values kept alive here, so never reused
+                if vkey is not None:
+                    self._by_value[vkey] = name
         return name
 
 
@@ -48,6 +60,7 @@ class Compiled:
     uses_context: bool = False
     strict_roots: frozenset = frozenset()  # record fields without which the value is surely missing
     field_reads: list[tuple[str, Span]] = field(default_factory=list)  # top-level record fields read, with where
+    scalar: bool = False  # the value is surely not an object (no flattening, no merge checks on write)
 
 
 def strict_roots(node: A.Node, top: bool = True) -> frozenset:
@@ -82,6 +95,55 @@ def strict_roots(node: A.Node, top: bool = True) -> frozenset:
     return frozenset()
 
 
+# Functions whose result is never an object (whatever their arguments): the flat writer
+# stores their value as it is, without the flatten/merge checks an object would need.
+SCALAR_FUNCTIONS = frozenset({
+    "to_int", "to_float", "to_number", "to_bool", "to_timestamp", "clean_ip", "ip_port",
+    "enum_name", "enum_code", "exists", "is_null", "type_of",
+})
+
+
+def is_scalar(node: A.Node) -> bool:
+    """True when ``node`` surely evaluates to something other than an object (or to MISSING)."""
+    if isinstance(node, A.Literal):
+        return node.value.__class__ is not dict
+    if isinstance(node, (A.Unary, A.ListExpr)):
+        return True
+    if isinstance(node, A.Binary):
+        if node.op == "??":
+            return is_scalar(node.left) and is_scalar(node.right)
+        return True  # comparisons and boolean operators give bools
+    if isinstance(node, A.Call):
+        if node.name in SCALAR_FUNCTIONS:
+            return True
+        if node.name == "when" and len(node.args) == 2:
+            return is_scalar(node.args[1])
+        if node.name == "if_else" and len(node.args) == 3:
+            return is_scalar(node.args[1]) and is_scalar(node.args[2])
+    return False
+
+
+_CONST_CODES = {"True": True, "False": False, "None": None, "M": MISSING}
+
+
+def const_value(code: str) -> tuple[bool, Any]:
+    """(True, value) when generated ``code`` is a constant (a folded one, or a scalar literal),
+    else (False, None)."""
+    if code in _CONST_CODES:
+        return True, _CONST_CODES[code]
+    if code[:1] in _LITERAL_STARTS:  # the repr of a str, int or float literal
+        try:
+            value = ast.literal_eval(code)
+        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+            return False, None
+        if value.__class__ in (str, int, float):
+            return True, value
+    return False, None
+
+
+_LITERAL_STARTS = frozenset("'\"-0123456789")
+
+
 class ExpressionCompiler:
     def __init__(self, ns: Namespace, enums: dict[str, EnumTable]):
         self.ns = ns
@@ -89,25 +151,45 @@ class ExpressionCompiler:
         self._tmp = 0
         self._src: ExprSource | None = None
         self._present: frozenset = frozenset()
+        self._shape: frozenset | None = None
+        self._trees: dict[str, A.Node] = {}
+        self._bound_names: dict[tuple[int, str], str] = {}
+        self._dict_params: set[str] = set()  # lambda parameters known to hold a dict
 
-    def compile(self, src: ExprSource, variables: dict[str, str], guarded: bool = False) -> Compiled:
-        """Compile ``src``; ``variables`` maps let names to the Python names holding them.
+    def compile(self, src: ExprSource, variables: dict[str, str], guarded: bool = False,
+                shape: frozenset | None = None) -> Compiled:
+        """Compile ``src``; ``variables`` maps let names to the Python names holding them
+        (or to constant code, for lets folded away).
 
         ``guarded``: the caller runs the code only when the record has every field in the
-        result's ``strict_roots``, so those fields are read without a fallback."""
+        result's ``strict_roots``, so those fields are read without a fallback.
+        ``shape``: the code is only ever run on records whose top-level keys are exactly
+        these, so top-level fields are read without a fallback, absent ones are MISSING
+        and what that decides is folded into constants (``True``, ``False``, ``M``...)."""
         self._src = src
-        try:
-            tree = parse(src.text)
-        except ExpressionError as exc:
-            raise ExpressionError(self._locate(src, exc.diagnostic)) from None
-        self._present = strict_roots(tree) if guarded else frozenset()
+        tree = self._trees.get(src.text)
+        if tree is None:
+            try:
+                tree = parse(src.text)
+            except ExpressionError as exc:
+                raise ExpressionError(self._locate(src, exc.diagnostic)) from None
+            self._trees[src.text] = tree
+        self._shape = shape
+        self._present = shape if shape is not None else strict_roots(tree) if guarded else frozenset()
         out = Compiled(code="")
         try:
             out.code = self._emit(tree, out, variables, current="c", top=True)
         except ExpressionError as exc:
             raise ExpressionError(self._locate(src, exc.diagnostic)) from None
+        finally:
+            self._shape = None
         out.strict_roots = strict_roots(tree)
+        out.scalar = is_scalar(tree)
         return out
+
+    def strict_roots_of(self, src: ExprSource) -> frozenset:
+        """``Compiled.strict_roots`` of an expression compiled before (its tree is kept)."""
+        return strict_roots(self._trees[src.text])
 
     def compile_text(self, text: str, variables: dict[str, str] | None = None) -> Compiled:
         """Compile a bare expression (tests, examples, the REPL-like `explain`)."""
@@ -159,7 +241,9 @@ class ExpressionCompiler:
             values = ", ".join(emit(v) for _, v in node.items)
             return f"_mkobj({keys}, ({values},))"
         if isinstance(node, A.Unary):
-            return f"(not {emit(node.operand)})"
+            operand = emit(node.operand)
+            known, value = const_value(operand) if self._shape is not None else (False, None)
+            return repr(not value) if known else f"(not {operand})"
         if isinstance(node, A.Binary):
             return self._binary(node, emit)
         if isinstance(node, A.Call):
@@ -168,7 +252,7 @@ class ExpressionCompiler:
 
     def _path(self, node: A.Path, out: Compiled, vars_: dict[str, str], current: str, top: bool) -> str:
         if node.root == ".":
-            base, known_dict = current, top
+            base, known_dict = current, top or current in self._dict_params
         elif node.root == "$":
             base, known_dict = "r", True
         else:
@@ -178,16 +262,19 @@ class ExpressionCompiler:
             base, known_dict = vars_[name], False
         if node.root in (".", "$") and (node.root == "$" or top):
             out.reads.append(("$", node.segments))
-            if node.segments and isinstance(node.segments[0], str):
+            if node.segments and isinstance(node.segments[0], str) and self._shape is None:
                 pos = Diagnostic("W100", "", Span("<expr>", node.pos.line, node.pos.col, node.pos.end_col))
                 out.field_reads.append((node.segments[0], self._locate(self._src, pos).span))
         else:
             out.reads.append((node.root, node.segments))
         code = base
         segments = node.segments
-        if node.root in (".", "$") and (node.root == "$" or top) and segments and segments[0] in self._present:
-            code, segments = f"r[{segments[0]!r}]", segments[1:]  # the guard made sure it is there
-            known_dict = False
+        if node.root in (".", "$") and (node.root == "$" or top) and segments and isinstance(segments[0], str):
+            if segments[0] in self._present:
+                code, segments = f"r[{segments[0]!r}]", segments[1:]  # the guard made sure it is there
+                known_dict = False
+            elif self._shape is not None:
+                return "M"  # records of this shape do not have the field
         for seg in segments:
             if isinstance(seg, int):
                 code = f"_gi({code}, {seg})"
@@ -200,6 +287,10 @@ class ExpressionCompiler:
 
     def _binary(self, node: A.Binary, emit) -> str:
         op = node.op
+        if self._shape is not None:
+            folded = self._fold_binary(node, emit)
+            if folded is not None:
+                return folded
         if op == "??":
             tmp = self._temp()
             return f"({tmp} if ({tmp} := {emit(node.left)}) is not M and {tmp} is not None else {emit(node.right)})"
@@ -227,6 +318,43 @@ class ExpressionCompiler:
             return test if op == "in" else f"(not {test})"
         raise AssertionError(op)  # pragma: no cover
 
+    def _fold_binary(self, node: A.Binary, emit) -> str | None:
+        """Shape mode: an operator whose left side (or both sides) folded to a constant.
+        Only what would not have been evaluated anyway is dropped (the right side after a
+        deciding left side), so no call with an effect (a warning) disappears."""
+        op = node.op
+        if op not in ("??", "and", "or", "==", "!="):
+            return None
+        left = emit(node.left)
+        known, value = const_value(left)
+        if not known:
+            if op in ("==", "!="):
+                return f"({left} {op} {emit(node.right)})"
+            return self._unfolded(node, left, emit)
+        if op == "??":
+            return emit(node.right) if value is MISSING or value is None else left
+        if op in ("and", "or"):
+            if (op == "and") != bool(value):
+                return repr(bool(value))
+            right = emit(node.right)
+            known_right, right_value = const_value(right)
+            return repr(bool(right_value)) if known_right else f"(True if {right} else False)"
+        right = emit(node.right)
+        known_right, right_value = const_value(right)
+        if known_right:
+            return repr((value == right_value) if op == "==" else (value != right_value))
+        return f"({left} {op} {right})"
+
+    def _unfolded(self, node: A.Binary, left: str, emit) -> str:
+        """``node`` with its left side already emitted as ``left`` (same code as _binary)."""
+        right = emit(node.right)
+        if node.op == "??":
+            tmp = self._temp()
+            return f"({tmp} if ({tmp} := {left}) is not M and {tmp} is not None else {right})"
+        if node.op == "or":
+            return f"(True if {left} or {right} else False)"
+        return f"(True if {left} and {right} else False)"
+
     def _call(self, node: A.Call, out: Compiled, vars_: dict[str, str], current: str, top: bool) -> str:
         spec = REGISTRY.get(node.name)
         if spec is None:
@@ -252,18 +380,78 @@ class ExpressionCompiler:
             if isinstance(arg, A.Path) and len(arg.segments) == 1 and isinstance(arg.segments[0], str) \
                     and (arg.root == "$" or (arg.root == "." and top)):
                 self._path(arg, out, vars_, current, top)  # records the read
+                if self._shape is not None:
+                    return repr(arg.segments[0] in self._shape)
                 base = "r" if arg.root == "$" else current
                 return f"({arg.segments[0]!r} in {base})"
             if isinstance(arg, (A.Literal, A.ListExpr, A.ObjectExpr)):
                 return "True"  # a literal is never missing
-            return f"({self._emit(arg, out, vars_, current, top)} is not M)"
+            code = self._emit(arg, out, vars_, current, top)
+            if self._shape is not None and code == "M":
+                return "False"
+            return f"({code} is not M)"
+        if spec.name in ("when", "if_else") and len(node.args) == spec.min_args \
+                and all(isinstance(a, (A.Literal, A.Path)) for a in node.args[1:]):
+            # Eager arguments that are reads or literals cannot fail or warn: a conditional
+            # expression gives the same value without the call.
+            cond, *branches = (self._emit(a, out, vars_, current, top) for a in node.args)
+            otherwise = branches[1] if len(branches) == 2 else "M"
+            return f"({branches[0]} if {cond} else {otherwise})"
+        if spec.name in _FAST_PATHS and len(node.args) == 1:
+            value = self._emit(node.args[0], out, vars_, current, top)
+            if value == "M":
+                return "M"  # these give MISSING for MISSING
+            tmp, found = self._temp(), self._temp()
+            fn = self.ns.const(spec.impl, prefix="F")
+            return _FAST_PATHS[spec.name].format(t=tmp, c=found, x=value, f=fn)
+        if spec.name == "type_of" and len(node.args) == 1:
+            value = self._emit(node.args[0], out, vars_, current, top)
+            if value == "M":
+                return "'missing'"
+            tmp = self._temp()  # the exact classes JSON gives, by lookup; anything else through type_of
+            return f"(_TYPES.get(({tmp} := {value}).__class__) or {self.ns.const(spec.impl, prefix='F')}({tmp}))"
+        if spec.name == "map" and len(node.args) == 2:
+            merged = _merge_idiom(node.args[1])
+            if merged is not None:
+                # map(L, if_else(type_of(.) == "object", merge(., {...}), .)): the object case
+                # without the per-element calls; any other element takes the general lambda.
+                items = self._emit(node.args[0], out, vars_, current, top)
+                param = f"{current}_"
+                self._dict_params.add(param)  # the fast lambda only ever sees plain objects
+                try:
+                    values = ", ".join(self._emit(v, out, vars_, current=param, top=False) for _, v in merged.items)
+                finally:
+                    self._dict_params.discard(param)
+                general = self._arg(spec, 1, node.args[1], out, vars_, current, top)
+                keys = self.ns.const(tuple(k for k, _ in merged.items))
+                return f"_mapmerge({items}, {keys}, (lambda {param}: ({values},)), {general})"
         if spec.enum_arg == 0 and len(node.args) == 2 and spec.name in ("enum_name", "enum_code"):
-            table = self._arg(spec, 0, node.args[0], out, vars_, current, top)  # checks the table name
+            table_name = self._arg(spec, 0, node.args[0], out, vars_, current, top)  # checks the table name
+            table = self.ns.values[table_name]
             method = "decode_name" if spec.name == "enum_name" else "decode_code"
-            bound = self.ns.const(getattr(self.ns.values[table], method), prefix="B")
+            bound = self._bound(table, method)
             out.uses_context = True
-            return f"{bound}(ctx, {self._emit(node.args[1], out, vars_, current, top)})"
+            value = self._emit(node.args[1], out, vars_, current, top)
+            if value == "M":
+                return "M"  # both decoders give MISSING for MISSING, without a warning
+            # The common cases inline: an int code, or a text decoded before (table.fast_*).
+            tmp, found = self._temp(), self._temp()
+            if method == "decode_code":
+                codes = self.ns.const(table.fast_codes, prefix="C")
+                return (f"({tmp} if ({tmp} := {value}).__class__ is int else {found} if {tmp}.__class__ is str "
+                        f"and ({found} := {codes}.get({tmp})) is not None else {bound}(ctx, {tmp}))")
+            names = self.ns.const(table.fast_names, prefix="C")
+            return (f"({found} if ({tmp} := {value}).__class__ in _INTSTR "
+                    f"and ({found} := {names}.get({tmp})) is not None else {bound}(ctx, {tmp}))")
         return None
+
+    def _bound(self, table: EnumTable, method: str) -> str:
+        """One namespace name per (table, decoder) bound method."""
+        key = (id(table), method)
+        name = self._bound_names.get(key)
+        if name is None:
+            name = self._bound_names[key] = self.ns.const(getattr(table, method), prefix="B")
+        return name
 
     def _arg(self, spec: FunctionSpec, i: int, arg: A.Node, out: Compiled, vars_, current: str, top: bool) -> str:
         if spec.enum_arg == i:
@@ -291,8 +479,37 @@ class ExpressionCompiler:
 
 
 
+# One-argument functions whose usual case is answered inline, the call kept for the rest:
+# to_int and to_bool return a value of their own type as it is; clean_ip looks a text up in
+# its cache of answers given (network._CLEANED) first.
+_FAST_PATHS = {
+    "to_int": "({t} if ({t} := {x}).__class__ is int else {f}({t}))",
+    "to_bool": "({t} if ({t} := {x}).__class__ is bool else {f}({t}))",
+    "clean_ip": "({c} if ({t} := {x}).__class__ is str and ({c} := _CLEANED.get({t})) is not None else {f}({t}))",
+}
+
+
+def _merge_idiom(node: A.Node) -> A.ObjectExpr | None:
+    """The object literal of ``if_else(type_of(.) == "object", merge(., {...}), .)``, else None."""
+    def dot(n: A.Node) -> bool:
+        return isinstance(n, A.Path) and n.root == "." and not n.segments
+
+    if not (isinstance(node, A.Call) and node.name == "if_else" and len(node.args) == 3):
+        return None
+    cond, then, otherwise = node.args
+    if not (isinstance(cond, A.Binary) and cond.op == "==" and isinstance(cond.left, A.Call)
+            and cond.left.name == "type_of" and len(cond.left.args) == 1 and dot(cond.left.args[0])
+            and isinstance(cond.right, A.Literal) and cond.right.value == "object"):
+        return None
+    if not (isinstance(then, A.Call) and then.name == "merge" and len(then.args) == 2 and dot(then.args[0])
+            and isinstance(then.args[1], A.ObjectExpr) and then.args[1].items):
+        return None
+    return then.args[1] if dot(otherwise) else None
+
+
 def base_namespace() -> dict[str, Any]:
     from . import runtime
+    from .functions import network
 
     return {
         "M": MISSING,
@@ -310,8 +527,16 @@ def base_namespace() -> dict[str, Any]:
         "_fput": runtime.fput,
         "_fclear": runtime.fclear,
         "_ffill": runtime.ffill,
+        "_ffill_one": runtime._ffill_one,
+        "_fflat": runtime.fflat,
+        "_fpass": runtime.fpass,
+        "_NOTHING": frozenset(),
         "_fkeep_raw": runtime.fkeep_raw,
         "_fail": runtime.fail,
+        "_mapmerge": runtime.map_merge,
+        "_TYPES": runtime.TYPE_NAMES,
+        "_INTSTR": (int, str),
+        "_CLEANED": network._CLEANED,
     }
 
 

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from .codegen import ExpressionCompiler, Namespace, base_namespace
+from .codegen import ExpressionCompiler, Namespace, base_namespace, const_value
 from .context import RuleSite
 from .diagnostics import Diagnostic, ExpressionError, RuleLoadError, Span, did_you_mean
 from .model import Assignment, ExprSource, RuleDef, RuleFileDef, RuleSource, StreamDef
@@ -55,6 +55,7 @@ class CompiledRules:
     rules: list[RuleDef]
     build_traced: Callable[[], Callable[[dict, Any], dict]] = field(repr=False, default=None)
     warnings: list[Diagnostic] = field(default_factory=list)  # not fatal: misspelt-looking fields
+    shapes: "ShapeCache | None" = field(repr=False, default=None)  # dispatch_flat specialised per record shape
     _traced: Callable[[dict, Any], dict] | None = field(repr=False, default=None)
 
     @property
@@ -124,7 +125,96 @@ def compile_rules(source: RuleSource) -> CompiledRules:
         return _dispatcher(source.streams, compiled_streams, exprs, ns, variant="traced")
 
     warnings = _field_warnings(source, infos)
-    return CompiledRules(compiled_streams, dispatch, dispatch_flat, infos, source.active_rules(), build_traced, warnings=warnings)
+    shapes = ShapeCache(source.streams, [(stream, files) for stream, files, _, _ in pieces], exprs, ns, dispatch_flat)
+    return CompiledRules(compiled_streams, dispatch, dispatch_flat, infos, source.active_rules(), build_traced,
+                         warnings=warnings, shapes=shapes)
+
+
+class ShapeCache:
+    """``dispatch_flat`` specialised to record shapes: one function per tuple of top-level keys.
+
+    Records of one kind have the same keys, so once a shape has been seen ``threshold``
+    times it gets its own flat function (``_stream_source`` with ``shape``): the stream
+    match, every presence test and strict-root guard is decided at compile time, rules that
+    cannot apply are not there, and the passthrough is straight-line code. Its output is
+    exactly that of the generic function (the test suite checks it). Rarer shapes, shapes
+    beyond ``capacity`` and records with non-string keys use the generic function.
+    """
+
+    def __init__(self, streams: list[StreamDef], pieces: list[tuple[StreamDef, list[RuleFileDef]]],
+                 exprs: ExpressionCompiler, ns: Namespace, generic: Callable[[dict, Any], dict],
+                 threshold: int = 8, capacity: int = 256):
+        self.streams = streams
+        self.pieces = pieces
+        self.exprs = exprs
+        self.ns = ns
+        self.generic = generic
+        self.threshold = threshold
+        self.capacity = capacity
+        self.functions: dict[tuple, Callable[[dict, Any], dict]] = {}  # shape -> its function
+        self._seen: dict[tuple, int] = {}
+        self._policies = {stream.name: _target_policy(stream, []) for stream in streams}
+
+    def clear(self) -> None:
+        """Forget every specialised function (they are built again as shapes come back)."""
+        self.functions.clear()
+        self._seen.clear()
+
+    def lookup(self, key: tuple) -> Callable[[dict, Any], dict]:
+        """The function for records whose ``tuple(record)`` is ``key``, after a miss in ``functions``."""
+        if len(self.functions) >= self.capacity:
+            return self.generic
+        seen = self._seen.get(key, 0) + 1
+        if seen < self.threshold:
+            if len(self._seen) >= 4 * self.capacity:
+                self._seen.clear()  # bounded: a stream of ever new shapes must not grow it
+            self._seen[key] = seen
+            return self.generic
+        self._seen.pop(key, None)
+        fn = self.functions[key] = self.build(key)
+        return fn
+
+    def build(self, key: tuple) -> Callable[[dict, Any], dict]:
+        if not all(k.__class__ is str for k in key):
+            return self.generic
+        present = frozenset(key)
+        ns, exprs = self.ns, self.exprs
+        em = _Emitter()
+
+        def stream_function(stream: StreamDef) -> Callable:
+            files = next(f for s, f in self.pieces if s is stream)
+            lines = _stream_source(stream, files, exprs, ns, [], [], mode="flat", policy=self._policies[stream.name],
+                                   shape=key, name="shape_stream")
+            return _materialize(lines, "shape_stream", ns)
+
+        for stream in self.streams:
+            if stream.match is None:
+                fn = stream_function(stream)
+                if not em.lines:
+                    return fn  # the usual case: the shape decides the stream, nothing is left to test
+                em.line(f"return {ns.const(fn, prefix='T')}(r, ctx)")
+                break
+            code = exprs.compile(stream.match, {}, shape=present).code
+            known, value = const_value(code)
+            if known and not value:
+                continue
+            fn = stream_function(stream)
+            if known:
+                if not em.lines:
+                    return fn
+                em.line(f"return {ns.const(fn, prefix='T')}(r, ctx)")
+                break
+            site = ns.const(RuleSite(f"stream {stream.name}", str(stream.span)), prefix="S")
+            em.line("c = r")
+            _emit_guarded(em, "g", code, site)
+            em.line(f"if g: return {ns.const(fn, prefix='T')}(r, ctx)")
+        else:
+            last = self.streams[-1]
+            fn = stream_function(last)
+            em.line("ctx.site = None")
+            em.line(f"ctx.warn('W304', 'record matched no stream; normalized as {last.name}')")
+            em.line(f"return {ns.const(fn, prefix='T')}(r, ctx)")
+        return _materialize(["def shape_dispatch(r, ctx):"] + em.lines, "shape_dispatch", ns)
 
 
 def _field_warnings(source: RuleSource, infos: list[AssignmentInfo]) -> list[Diagnostic]:
@@ -160,9 +250,9 @@ def _materialize(lines: list[str], name: str, ns: Namespace) -> Callable:
 
 
 def _try_expr(exprs: ExpressionCompiler, src: ExprSource, variables: dict[str, str],
-              diags: list[Diagnostic], guarded: bool = False):
+              diags: list[Diagnostic], guarded: bool = False, shape: frozenset | None = None):
     try:
-        return exprs.compile(src, variables, guarded)
+        return exprs.compile(src, variables, guarded, shape=shape)
     except ExpressionError as exc:
         diags.append(exc.diagnostic)
         return None
@@ -178,11 +268,15 @@ def _emit_guarded(em: _Emitter, var: str, code: str, site: str) -> None:
 
 
 def _emit_lets(em: _Emitter, exprs: ExpressionCompiler, ns: Namespace, lets: dict[str, ExprSource],
-               variables: dict[str, str], diags: list[Diagnostic]) -> None:
-    """Each let is evaluated once; one that fails reads as MISSING (and is recorded)."""
+               variables: dict[str, str], diags: list[Diagnostic], shape: frozenset | None = None) -> None:
+    """Each let is evaluated once; one that fails reads as MISSING (and is recorded).
+    In shape mode a let that folded to a constant is not evaluated: its readers get the constant."""
     for name, src in lets.items():
-        compiled = _try_expr(exprs, src, variables, diags)
+        compiled = _try_expr(exprs, src, variables, diags, shape=shape)
         py = f"v_{name}"
+        if compiled is not None and shape is not None and const_value(compiled.code)[0]:
+            variables[name] = compiled.code
+            continue
         if compiled is not None:
             site = ns.const(RuleSite(f"let {name}", f"{src.span.path}:{src.span.line}"), prefix="S")
             if compiled.uses_context:
@@ -195,47 +289,83 @@ def _emit_lets(em: _Emitter, exprs: ExpressionCompiler, ns: Namespace, lets: dic
         variables[name] = py
 
 
+class _ShapeState:
+    """What shape mode knows while it generates one stream function for one record shape."""
+
+    def __init__(self, keys: tuple):
+        self.keys = keys  # the record's top-level keys, in record order
+        self.present = frozenset(keys)
+        self.consumed: set[str] = set()  # raw fields surely consumed (drop / move that surely ran)
+        self.maybe_consumed: set[str] = set()  # raw fields consumed or not depending on values
+        self.targets: set[str] = set()  # flat keys rules may write (and normalizer.raw.<Field>)
+        self.uses_cons = False
+        self.uses_tch = False
+
+
 def _stream_source(stream: StreamDef, files: list[RuleFileDef], exprs: ExpressionCompiler, ns: Namespace,
-                   diags: list[Diagnostic], infos: list[AssignmentInfo], mode: str) -> list[str]:
+                   diags: list[Diagnostic], infos: list[AssignmentInfo], mode: str,
+                   policy: "TargetPolicy | None | bool" = False, shape: tuple | None = None,
+                   name: str | None = None) -> list[str]:
     """The generated function of one stream. ``mode``: "tree" (nested output, the reference
     semantics), "trace" (tree plus provenance, for explain) or "flat" (flat keys written
-    directly; tests check it always equals the flattened tree)."""
+    directly; tests check it always equals the flattened tree).
+
+    ``shape`` (flat mode only): the function will only run on records whose top-level keys
+    are exactly these, in this order. Presence tests are then decided while compiling, rules
+    and assignments that cannot apply are left out, and the passthrough becomes straight-line
+    code over the known keys (see ShapeCache)."""
     prefix = tuple(stream.passthrough.split("."))
     trace = mode == "trace"
-    policy = _target_policy(stream, diags)
+    if policy is False:
+        policy = _target_policy(stream, diags)
+    state = _ShapeState(shape) if shape is not None else None
+    present = state.present if state is not None else None
     em = _Emitter()
     variables: dict[str, str] = {}
     em.line("c = r")
     em.line("out = {}")
-    em.line("cons = set()")
-    if mode == "flat":
-        em.line("tch = set()")
-    else:
-        em.line("P = {}")
-        em.line("owned = set()")
-    _emit_lets(em, exprs, ns, stream.lets, variables, diags)
+    setup = len(em.lines)  # shape mode inserts cons/tch here when they turn out to be needed
+    if state is None:
+        em.line("cons = set()")
+        if mode == "flat":
+            em.line("tch = set()")
+        else:
+            em.line("P = {}")
+            em.line("owned = set()")
+    _emit_lets(em, exprs, ns, stream.lets, variables, diags, shape=present)
     report = diags
     written: list[str] = []
     for rule_file in files:
         file_vars = dict(variables)
         guard = "True"
         if rule_file.match is not None:
-            compiled = _try_expr(exprs, rule_file.match, file_vars, report)
+            compiled = _try_expr(exprs, rule_file.match, file_vars, report, shape=present)
             if compiled is None:
                 continue
-            site = ns.const(RuleSite(f"match {rule_file.path}", str(rule_file.match.span)), prefix="S")
-            if compiled.uses_context:
-                em.line(f"ctx.site = {site}")
-            _emit_guarded(em, "g", compiled.code, site)
-            guard = "g"
+            known, value = const_value(compiled.code) if state is not None else (False, None)
+            if known and not value:
+                continue  # shape mode: the file's rules never apply to this shape
+            if not known:
+                site = ns.const(RuleSite(f"match {rule_file.path}", str(rule_file.match.span)), prefix="S")
+                if compiled.uses_context:
+                    em.line(f"ctx.site = {site}")
+                _emit_guarded(em, "g", compiled.code, site)
+                guard = "g"
         em.line(f"if {guard}:  # {rule_file.path}")
         em.indent()
         em.line("pass")
-        _emit_lets(em, exprs, ns, rule_file.lets, file_vars, report)
+        _emit_lets(em, exprs, ns, rule_file.lets, file_vars, report, shape=present)
         for rule in rule_file.rules:
-            _emit_rule(em, exprs, ns, rule, prefix, file_vars, report, infos, mode, policy, written)
+            _emit_rule(em, exprs, ns, rule, prefix, file_vars, report, infos, mode, policy, written, state,
+                       dynamic=guard != "True")
         em.dedent()
-    if mode == "flat":
+    if state is not None:
+        _emit_shape_passthrough(em, ns, stream.passthrough + ".", state)
+        if state.uses_tch:
+            em.lines.insert(setup, "    tch = set()")
+        if state.uses_cons:
+            em.lines.insert(setup, "    cons = set()")
+    elif mode == "flat":
         em.line(f"_ffill(out, {stream.passthrough + '.'!r}, r, cons, tch)")
     else:
         em.line("_fill(P, r, cons)")
@@ -243,19 +373,62 @@ def _stream_source(stream: StreamDef, files: list[RuleFileDef], exprs: Expressio
             em.line("ctx.trace.append(('passthrough', None, None))")
         em.line(f"_attach(out, {prefix!r}, P)")
     em.line("return out")
-    return [f"def stream_{stream.name}(r, ctx):"] + em.lines
+    return [f"def {name or 'stream_' + stream.name}(r, ctx):"] + em.lines
+
+
+def _emit_shape_passthrough(em: _Emitter, ns: Namespace, prefix: str, state: _ShapeState) -> None:
+    """The passthrough of ``runtime.ffill`` unrolled over the keys of one record shape.
+
+    A raw field surely consumed is left out; one maybe consumed is tested against ``cons``.
+    A field no rule can write at, above or below (the common case) is stored directly, an
+    object through ``_fflat`` (ffill's ``_ffill_one`` when nothing is there yet); any other
+    goes through ``_fpass``, ffill's own per-field step. Top-level keys with dots can make two
+    fields one flat key, so such shapes keep ffill's loop."""
+    if any("." in key for key in state.keys):
+        state.uses_cons = state.uses_tch = True
+        if state.consumed:
+            em.line(f"cons.update({ns.const(frozenset(state.consumed))})")
+        em.line(f"_ffill(out, {prefix!r}, r, cons, tch)")
+        return
+    targets = state.targets
+    for key in state.keys:
+        if key in state.consumed:
+            continue
+        name = prefix + key
+        if key in state.maybe_consumed:
+            state.uses_cons = True
+            em.line(f"if {key!r} not in cons:")
+            em.indent()
+        simple = not any(t == name or t.startswith(name + ".") or name.startswith(t + ".") for t in targets)
+        if simple:
+            em.line(f"v = r[{key!r}]")
+            em.line(f"if v.__class__ is dict: _fflat(out, {name!r}, v)")
+            em.line(f"else: out[{name!r}] = v")
+        else:  # tch only exists when some rule may write below the prefix
+            em.line(f"_fpass(out, {name!r}, r[{key!r}], {'tch' if state.uses_tch else '_NOTHING'})")
+        if key in state.maybe_consumed:
+            em.dedent()
 
 
 def _emit_rule(em: _Emitter, exprs: ExpressionCompiler, ns: Namespace, rule: RuleDef, prefix: tuple,
                variables: dict[str, str], diags: list[Diagnostic], infos: list[AssignmentInfo], mode: str,
-               policy: TargetPolicy | None, written: list[str]) -> None:
+               policy: TargetPolicy | None, written: list[str], state: _ShapeState | None = None,
+               dynamic: bool = False) -> None:
     trace = mode == "trace"
+    present = state.present if state is not None else None
     site = ns.const(RuleSite(rule.id, rule.source), prefix="S")
     compiled_when = None
     if rule.when is not None:
-        compiled_when = _try_expr(exprs, rule.when, variables, diags)
+        compiled_when = _try_expr(exprs, rule.when, variables, diags, shape=present)
     compiled_assignments = []
     for assignment in rule.assignments:
+        if state is not None:  # checked and recorded by the first compilation
+            if not exprs.strict_roots_of(assignment.expr) <= present:
+                continue  # the value is surely missing for this shape: nothing to do at all
+            compiled = _try_expr(exprs, assignment.expr, variables, diags, shape=present)
+            if compiled is not None:
+                compiled_assignments.append((assignment, compiled))
+            continue
         target_ok = _check_target(assignment, rule, diags, policy)
         compiled = _try_expr(exprs, assignment.expr, variables, diags, guarded=True)
         if compiled is not None and target_ok:
@@ -264,6 +437,15 @@ def _emit_rule(em: _Emitter, exprs: ExpressionCompiler, ns: Namespace, rule: Rul
                                         compiled.field_reads))
     if rule.when is not None and compiled_when is None:
         return  # reported; the generated code is discarded anyway
+    if state is not None and compiled_when is not None:
+        known, value = const_value(compiled_when.code)
+        if known and not value:
+            return  # never applies to this shape
+        if known:
+            compiled_when = None
+    if state is not None and compiled_when is None and not compiled_assignments and not rule.drop:
+        return  # nothing of this rule applies to this shape
+    dynamic = dynamic or compiled_when is not None  # shape mode: whether the rule's effects are certain
     uses_ctx = (compiled_when is not None and compiled_when.uses_context) or any(c.uses_context for _, c in compiled_assignments)
     em.line(f"# rule {rule.id} ({rule.source})")
     if uses_ctx:
@@ -280,7 +462,13 @@ def _emit_rule(em: _Emitter, exprs: ExpressionCompiler, ns: Namespace, rule: Rul
     em.indent()
     em.line("pass")
     if rule.drop:
-        em.line(f"cons.update({ns.const(frozenset(rule.drop))})")
+        if state is None or dynamic:
+            em.line(f"cons.update({ns.const(frozenset(rule.drop))})")
+            if state is not None:
+                state.uses_cons = True
+                state.maybe_consumed.update(rule.drop)
+        else:
+            state.consumed.update(rule.drop)
     for assignment, compiled in compiled_assignments:
         path = tuple(assignment.target.split("."))
         if path[: len(prefix)] == prefix and len(path) > len(prefix):
@@ -291,7 +479,9 @@ def _emit_rule(em: _Emitter, exprs: ExpressionCompiler, ns: Namespace, rule: Rul
         if assignment.consumes:
             names = sorted({seg[0] for root, seg in compiled.reads if root == "$" and seg and isinstance(seg[0], str)})
             roots = ns.const(tuple(names)) if names else None
-        guard = " and ".join(f"{root!r} in r" for root in sorted(compiled.strict_roots))
+            if state is not None and names:
+                state.targets.update("normalizer.raw." + n for n in names)
+        guard = "" if state is not None else " and ".join(f"{root!r} in r" for root in sorted(compiled.strict_roots))
         if guard:  # a field the record lacks: the value is surely missing, skip it all
             em.line(f"if {guard}:")
             em.indent()
@@ -305,7 +495,13 @@ def _emit_rule(em: _Emitter, exprs: ExpressionCompiler, ns: Namespace, rule: Rul
         # merged into it); any other value already wins over the raw field by being there.
         replaces = f"cons.add({rel[0]!r})" if container == "P" and len(rel) == 1 else None
         if mode == "flat":
-            _emit_flat_write(em, ns, assignment.target, container == "P", rel, written, replaces)
+            if state is not None:
+                state.targets.add(assignment.target)
+                if replaces and not compiled.scalar:
+                    state.uses_cons = True
+                    state.maybe_consumed.add(rel[0])
+            _emit_flat_write(em, ns, assignment.target, container == "P", rel, written, replaces,
+                             scalar=state is not None and compiled.scalar, state=state)
         else:
             write = f"{container}[{rel[0]!r}] = _v" if len(rel) == 1 else f"_put({container}, {rel!r}, _v, owned)"
             em.line(write)
@@ -322,7 +518,13 @@ def _emit_rule(em: _Emitter, exprs: ExpressionCompiler, ns: Namespace, rule: Rul
         em.line(f"    _fail(ctx, {site}, {assignment.target!r}, _e)")
         if roots:
             em.line(f"    {keep_raw}(out, r, {roots})")
-            em.line(f"cons.update({roots})")
+            if state is None or dynamic:
+                em.line(f"cons.update({roots})")
+                if state is not None:
+                    state.uses_cons = True
+                    state.maybe_consumed.update(ns.values[roots])
+            else:
+                state.consumed.update(ns.values[roots])
         written.append(assignment.target)
         if guard:
             em.dedent()
@@ -330,20 +532,27 @@ def _emit_rule(em: _Emitter, exprs: ExpressionCompiler, ns: Namespace, rule: Rul
 
 
 def _emit_flat_write(em: _Emitter, ns: Namespace, target: str, under_prefix: bool, rel: tuple,
-                     written: list[str], replaces: str | None) -> None:
+                     written: list[str], replaces: str | None, scalar: bool = False,
+                     state: _ShapeState | None = None) -> None:
     """Write ``_v`` at flat key ``target`` with the effect a nested write would have had on
-    what the earlier assignments (``written``, in order) may have put there."""
+    what the earlier assignments (``written``, in order) may have put there. ``scalar``: the
+    value is known not to be an object, so it is stored as it is."""
     if any(earlier == target or earlier.startswith(target + ".") for earlier in written):
         em.line(f"_fclear(out, {target!r})")  # a nested write replaces the whole object
     for earlier in dict.fromkeys(written):
         if target.startswith(earlier + "."):
             em.line(f"out.pop({earlier!r}, None)")  # a value there becomes an object
-    em.line(f"if _v.__class__ is dict and _v: _fput(out, {target!r}, _v){'; ' + replaces if replaces else ''}")
-    em.line(f"else: out[{target!r}] = _v")
+    if scalar:
+        em.line(f"out[{target!r}] = _v")
+    else:
+        em.line(f"if _v.__class__ is dict and _v: _fput(out, {target!r}, _v){'; ' + replaces if replaces else ''}")
+        em.line(f"else: out[{target!r}] = _v")
     if under_prefix and len(rel) > 1:  # objects the passthrough must merge into, not replace
         base = target[: len(target) - len(".".join(rel))]
         ancestors = frozenset(base + ".".join(rel[:i]) for i in range(1, len(rel)))
         em.line(f"tch.update({ns.const(ancestors)})")
+        if state is not None:
+            state.uses_tch = True
 
 
 class TargetPolicy:

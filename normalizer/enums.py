@@ -19,6 +19,7 @@ from .missing import MISSING
 _INT_TEXT = re.compile(r"\s*[-+]?\d+\s*\Z")
 
 ON_UNKNOWN = ("warn", "ignore", "error")
+_FAST_TEXTS = 1024  # texts remembered per table and decoder
 
 
 @dataclass
@@ -33,6 +34,11 @@ class EnumTable:
     origin: str = ""  # file:line of the table, for messages
     _by_name: dict[str, int] = field(default_factory=dict, repr=False)
     _by_folded: dict[str, int] = field(default_factory=dict, repr=False)
+    # Answers already given: decode_name for every int code and each text decoded before,
+    # decode_code for each text decoded before. Always the same dict objects (generated code
+    # reads them directly), bounded, and refilled by reindex().
+    fast_names: dict = field(default_factory=dict, repr=False, compare=False)
+    fast_codes: dict = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.reindex()
@@ -47,6 +53,9 @@ class EnumTable:
         self._by_folded = {}
         for key, code in by_name.items():
             self._by_folded.setdefault(_fold(key), code)
+        self.fast_names.clear()
+        self.fast_names.update(self.codes)
+        self.fast_codes.clear()
 
     def extend(self, other: "EnumTable", *, policy_given: bool) -> None:
         """Overlay ``other`` onto this table: its codes and aliases are added or replace ours."""
@@ -78,8 +87,9 @@ class EnumTable:
 
     def decode_name(self, ctx, value: Any) -> Any:
         """Decoded name for ``value``; MISSING (plus the unknown policy) when it has none."""
-        if value.__class__ is int:
-            found = self.codes.get(value)
+        cls = value.__class__
+        if cls is int or cls is str:
+            found = self.fast_names.get(value)
             if found is not None:
                 return found
         elif value is MISSING or value is None:
@@ -88,6 +98,8 @@ class EnumTable:
         if code is not None:
             found = self.codes.get(code)
             if found is not None:
+                if cls is str and len(self.fast_names) < len(self.codes) + _FAST_TEXTS:
+                    self.fast_names[value] = found
                 return found
         return self._unknown(ctx, value)
 
@@ -95,10 +107,19 @@ class EnumTable:
         """The numeric code for ``value`` (int, numeric string or known name), known or not;
         MISSING when it is not a code at all (an unknown name, a list...), so the attribute
         keeps its type and a ``move`` keeps the raw value under ``normalizer.raw``."""
-        if value.__class__ is int or value is MISSING or value is None:
+        cls = value.__class__
+        if cls is int or value is MISSING or value is None:
             return value
+        if cls is str:
+            code = self.fast_codes.get(value)
+            if code is not None:
+                return code
         code = self.lookup_code(value)
-        return MISSING if code is None else code
+        if code is None:
+            return MISSING
+        if cls is str and len(self.fast_codes) < _FAST_TEXTS:
+            self.fast_codes[value] = code
+        return code
 
     def _unknown(self, ctx, value: Any) -> Any:
         if self.on_unknown == "ignore":

@@ -37,6 +37,8 @@ class Ruleset:
         self._ctx = RecordContext(self.options)
         self._dispatch = self.compiled.dispatch
         self._dispatch_flat = self.compiled.dispatch_flat
+        self._shapes = self.compiled.shapes
+        self._shape_functions = self._shapes.functions if self._shapes is not None else None
 
     def __repr__(self) -> str:  # short: test failures and logs print it
         return f"<Ruleset: {self.rule_count} rules, {len(self.source.streams)} streams>"
@@ -57,7 +59,14 @@ class Ruleset:
         always equals ``flatten(normalize(record))`` (checked by the test suite)."""
         ctx = self._ctx
         ctx.reset()
-        flat = self._dispatch_flat(record, ctx)
+        if record.__class__ is dict and self._shape_functions is not None:
+            key = tuple(record)
+            fn = self._shape_functions.get(key)
+            if fn is None:
+                fn = self._shapes.lookup(key)
+            flat = fn(record, ctx)
+        else:
+            flat = self._dispatch_flat(record, ctx)
         if ctx.warnings:
             flat["normalizer.warnings"] = ctx.warnings
         return flat
@@ -98,7 +107,14 @@ def rule_layers(overlays: Iterable[str | Path] = (), builtin: bool = True) -> li
 
 def load_ruleset(overlays: Iterable[str | Path] = (), *, builtin: bool = True, options: Options | None = None) -> Ruleset:
     """Load and compile the rules. Raises RuleLoadError with every diagnostic found."""
-    source, diags = load_sources(rule_layers(overlays, builtin))
+    return load_layers(rule_layers(overlays, builtin), options=options)
+
+
+def load_layers(layers: Iterable[tuple[Path, str]], *, options: Options | None = None) -> Ruleset:
+    """``load_ruleset`` for explicit (directory, display name) layers: rules copied somewhere else
+    (a Spark executor's temporary directory) keep the names they have on the driver, in load
+    errors and in the rule ``source`` of runtime warnings."""
+    source, diags = load_sources(layers)
     compiled = None
     try:
         compiled = compile_rules(source)

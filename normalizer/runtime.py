@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from .diagnostics import RuleRuntimeError
+from .functions.higher_order import map_
 from .missing import MISSING
 
 M = MISSING
@@ -56,6 +57,32 @@ def less_eq(a: Any, b: Any) -> bool:
         return a is not M and b is not M and a is not None and b is not None and a <= b
     except TypeError:
         return False
+
+
+# type_of() for the exact classes JSON values have (anything else goes through type_of itself)
+TYPE_NAMES = {dict: "object", list: "list", str: "string", int: "int", float: "float", bool: "bool",
+              type(None): "null", type(M): "missing"}
+
+
+def map_merge(value: Any, keys: tuple, values: Any, general: Any) -> Any:
+    """``map(value, if_else(type_of(.) == "object", merge(., OBJ), .))`` where OBJ is an object
+    literal with ``keys`` and ``values(element)`` its values in order; ``general`` is the
+    whole per-element expression, for elements that are not plain objects."""
+    if value.__class__ is not list:
+        return map_(value, general)
+    out = []
+    for item in value:
+        if item.__class__ is dict:
+            merged = dict(item)
+            for key, member in zip(keys, values(item)):
+                if member is not M:
+                    merged[key] = member
+            out.append(merged)
+        else:
+            result = general(item)
+            if result is not M:
+                out.append(result)
+    return out
 
 
 def make_object(keys: tuple, values: tuple) -> dict:
@@ -179,6 +206,28 @@ def ffill(out: dict, prefix: str, record: dict, consumed: Any, touched: set) -> 
             _ffill_one(out, name, value, touched)
         else:  # the common case, inline: a raw value no rule touched
             out[name] = value
+
+
+def fpass(out: dict, name: str, value: Any, touched: set) -> None:
+    """ffill's step for one raw field (flat name ``name``) that is not consumed."""
+    if value.__class__ is dict or name in out or name in touched:
+        _ffill_one(out, name, value, touched)
+    else:
+        out[name] = value
+
+
+def fflat(out: dict, key: str, value: dict) -> None:
+    """``_ffill_one(out, key, value, ())`` for an object when no rule writes at or below ``key``."""
+    if not value:
+        out[key] = value
+        return
+    prefix = key + "."
+    for name, member in value.items():
+        name = prefix + name
+        if member.__class__ is dict or name in out:
+            _ffill_one(out, name, member, ())
+        else:
+            out[name] = member
 
 
 def _ffill_one(out: dict, key: str, value: Any, touched: set) -> None:

@@ -92,6 +92,8 @@ def _in_range(n: int) -> bool:
     ],
 )
 def to_int(x: Any) -> Any:
+    if x.__class__ is int:  # the usual case first (a bool is not of class int)
+        return x
     if x is MISSING or x is None:
         return x
     if isinstance(x, bool):
@@ -103,8 +105,11 @@ def to_int(x: Any) -> Any:
         if math.isfinite(x) and x.is_integer():
             value = int(x)
     elif isinstance(x, str):
-        d = _decimal(x)
-        value = None if d is None else _integral_decimal(d)
+        if len(x) < 20 and x.isdigit() and x.isascii():  # plain ASCII digits: what Decimal would give
+            value = int(x)
+        else:
+            d = _decimal(x)
+            value = None if d is None else _integral_decimal(d)
     if value is not None and _in_range(value):
         return value
     raise _cannot(x, "a 64-bit int")
@@ -193,6 +198,8 @@ def to_number(x: Any) -> Any:
     ],
 )
 def to_bool(x: Any) -> Any:
+    if x.__class__ is bool:
+        return x
     if x is MISSING or x is None:
         return x
     if isinstance(x, bool):
