@@ -155,6 +155,21 @@ class ExpressionCompiler:
         self._trees: dict[str, A.Node] = {}
         self._bound_names: dict[tuple[int, str], str] = {}
         self._dict_params: set[str] = set()  # lambda parameters known to hold a dict
+        # Flat mode, set by the rule compiler around one rule's assignments: record fields
+        # whose Name/Value list the rule decodes whole (kv_map) and also reads by name
+        # (kv_get) -> the Python name holding the map built once (see kv_collections).
+        self.kv_memo: dict[str, str] = {}
+        self._root: A.Node | None = None
+
+    def tree(self, src: ExprSource) -> A.Node | None:
+        """The parsed tree of ``src`` (cached), or None if it does not parse (compile reports it)."""
+        tree = self._trees.get(src.text)
+        if tree is None:
+            try:
+                tree = self._trees[src.text] = parse(src.text)
+            except ExpressionError:
+                return None
+        return tree
 
     def compile(self, src: ExprSource, variables: dict[str, str], guarded: bool = False,
                 shape: frozenset | None = None) -> Compiled:
@@ -175,6 +190,7 @@ class ExpressionCompiler:
                 raise ExpressionError(self._locate(src, exc.diagnostic)) from None
             self._trees[src.text] = tree
         self._shape = shape
+        self._root = tree
         self._present = shape if shape is not None else strict_roots(tree) if guarded else frozenset()
         out = Compiled(code="")
         try:
@@ -375,6 +391,24 @@ class ExpressionCompiler:
 
     def _inline(self, spec: FunctionSpec, node: A.Call, out: Compiled, vars_, current: str, top: bool) -> str | None:
         """Cheaper code for hot calls with the same meaning (tests run both through the examples)."""
+        if self.kv_memo and spec.name in ("kv_map", "kv_get"):
+            memo = self.kv_memo.get(_kv_field(node, top))
+            if memo is not None and (spec.name == "kv_get" or node is self._root):  # the map is the value written
+                value = self._emit(node.args[0], out, vars_, current, top)
+                if value == "M":
+                    return "M"  # both give MISSING for MISSING
+                fn = self.ns.const(spec.impl, prefix="F")
+                if spec.name == "kv_map":
+                    # A well-formed list: the map _plain_kv builds (kv_map's own first step),
+                    # kept in ``memo`` for the kv_get reads; anything else: the call as before.
+                    out.uses_context = True
+                    tmp = self._temp()
+                    return (f"({memo} if ({tmp} := {value}).__class__ is list and ({memo} := _plainkv({tmp}, "
+                            f"'Name', 'Value', ctx.options.collection_cap)) is not None else {fn}(ctx, {tmp}))")
+                # In a well-formed list names are unique strings and every element has a Value:
+                # the first element with that Name (kv_get's answer) is the map's entry.
+                name = repr(node.args[1].value)
+                return f"({memo}.get({name}, M) if {memo} is not None else {fn}({value}, {name}))"
         if spec.name == "exists" and len(node.args) == 1:
             arg = node.args[0]
             if isinstance(arg, A.Path) and len(arg.segments) == 1 and isinstance(arg.segments[0], str) \
@@ -480,13 +514,38 @@ class ExpressionCompiler:
 
 
 # One-argument functions whose usual case is answered inline, the call kept for the rest:
-# to_int and to_bool return a value of their own type as it is; clean_ip looks a text up in
-# its cache of answers given (network._CLEANED) first.
+# to_int and to_bool return a value of their own type as it is (to_bool also answers the usual
+# exact texts from convert.BOOL_TEXTS); clean_ip looks a text up in its cache of answers
+# given (network._CLEANED) first.
 _FAST_PATHS = {
     "to_int": "({t} if ({t} := {x}).__class__ is int else {f}({t}))",
-    "to_bool": "({t} if ({t} := {x}).__class__ is bool else {f}({t}))",
+    "to_bool": "({t} if ({t} := {x}).__class__ is bool else {c} if {t}.__class__ is str "
+               "and ({c} := _BOOLTEXT.get({t})) is not None else {f}({t}))",
     "clean_ip": "({c} if ({t} := {x}).__class__ is str and ({c} := _CLEANED.get({t})) is not None else {f}({t}))",
 }
+
+
+def _kv_field(node: A.Call, top: bool) -> str | None:
+    """The record field F of ``kv_map(.F)`` / ``kv_get(.F, "name")`` (default Name/Value keys), else None."""
+    if node.name == "kv_map" and len(node.args) != 1:
+        return None
+    if node.name == "kv_get" and not (len(node.args) == 2 and isinstance(node.args[1], A.Literal)
+                                      and node.args[1].value.__class__ is str):
+        return None
+    arg = node.args[0]
+    if isinstance(arg, A.Path) and (arg.root == "$" or (arg.root == "." and top)) \
+            and len(arg.segments) == 1 and isinstance(arg.segments[0], str):
+        return arg.segments[0]
+    return None
+
+
+def kv_collections(trees: list[A.Node]) -> list[str]:
+    """Record fields that one rule's assignments (``trees``) both decode whole, as the value
+    ``kv_map(.F)`` itself, and read by name with ``kv_get(.F, "name")``: in flat mode the map
+    is built once per record and the reads use it (when the list is well formed)."""
+    whole = {_kv_field(t, True) for t in trees if isinstance(t, A.Call) and t.name == "kv_map"}
+    read = {_kv_field(n, True) for t in trees for n in A.walk(t) if isinstance(n, A.Call) and n.name == "kv_get"}
+    return sorted(f for f in whole & read if f is not None)
 
 
 def _merge_idiom(node: A.Node) -> A.ObjectExpr | None:
@@ -509,7 +568,7 @@ def _merge_idiom(node: A.Node) -> A.ObjectExpr | None:
 
 def base_namespace() -> dict[str, Any]:
     from . import runtime
-    from .functions import network
+    from .functions import collections, convert, network
 
     return {
         "M": MISSING,
@@ -537,6 +596,8 @@ def base_namespace() -> dict[str, Any]:
         "_TYPES": runtime.TYPE_NAMES,
         "_INTSTR": (int, str),
         "_CLEANED": network._CLEANED,
+        "_BOOLTEXT": convert.BOOL_TEXTS,
+        "_plainkv": collections._plain_kv,
     }
 
 

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from .codegen import ExpressionCompiler, Namespace, base_namespace, const_value
+from .codegen import ExpressionCompiler, Namespace, base_namespace, const_value, kv_collections
 from .context import RuleSite
 from .diagnostics import Diagnostic, ExpressionError, RuleLoadError, Span, did_you_mean
 from .model import Assignment, ExprSource, RuleDef, RuleFileDef, RuleSource, StreamDef
@@ -421,20 +421,15 @@ def _emit_rule(em: _Emitter, exprs: ExpressionCompiler, ns: Namespace, rule: Rul
     if rule.when is not None:
         compiled_when = _try_expr(exprs, rule.when, variables, diags, shape=present)
     compiled_assignments = []
-    for assignment in rule.assignments:
-        if state is not None:  # checked and recorded by the first compilation
-            if not exprs.strict_roots_of(assignment.expr) <= present:
-                continue  # the value is surely missing for this shape: nothing to do at all
-            compiled = _try_expr(exprs, assignment.expr, variables, diags, shape=present)
-            if compiled is not None:
-                compiled_assignments.append((assignment, compiled))
-            continue
-        target_ok = _check_target(assignment, rule, diags, policy)
-        compiled = _try_expr(exprs, assignment.expr, variables, diags, guarded=True)
-        if compiled is not None and target_ok:
-            compiled_assignments.append((assignment, compiled))
-            infos.append(AssignmentInfo(assignment.target, rule, assignment.expr, compiled.reads, compiled.calls,
-                                        compiled.field_reads))
+    memo = {}
+    if mode == "flat":  # a Name/Value list both decoded whole and read by name: one pass
+        trees = [exprs.tree(a.expr) for a in rule.assignments]
+        memo = {f: f"_kv{i}" for i, f in enumerate(kv_collections([t for t in trees if t is not None]))}
+    exprs.kv_memo = memo
+    try:
+        _compile_assignments(exprs, rule, variables, diags, infos, policy, present, state, compiled_assignments)
+    finally:
+        exprs.kv_memo = {}
     if rule.when is not None and compiled_when is None:
         return  # reported; the generated code is discarded anyway
     if state is not None and compiled_when is not None:
@@ -461,6 +456,8 @@ def _emit_rule(em: _Emitter, exprs: ExpressionCompiler, ns: Namespace, rule: Rul
         em.line("if True:")
     em.indent()
     em.line("pass")
+    for var in memo.values():
+        em.line(f"{var} = None")  # the map kv_map builds (kv_gets before it, or a fallback: the calls)
     if rule.drop:
         if state is None or dynamic:
             em.line(f"cons.update({ns.const(frozenset(rule.drop))})")
@@ -529,6 +526,25 @@ def _emit_rule(em: _Emitter, exprs: ExpressionCompiler, ns: Namespace, rule: Rul
         if guard:
             em.dedent()
     em.dedent()
+
+
+def _compile_assignments(exprs: ExpressionCompiler, rule: RuleDef, variables: dict[str, str],
+                         diags: list[Diagnostic], infos: list[AssignmentInfo], policy: TargetPolicy | None,
+                         present: frozenset | None, state: _ShapeState | None, compiled_assignments: list) -> None:
+    for assignment in rule.assignments:
+        if state is not None:  # checked and recorded by the first compilation
+            if not exprs.strict_roots_of(assignment.expr) <= present:
+                continue  # the value is surely missing for this shape: nothing to do at all
+            compiled = _try_expr(exprs, assignment.expr, variables, diags, shape=present)
+            if compiled is not None:
+                compiled_assignments.append((assignment, compiled))
+            continue
+        target_ok = _check_target(assignment, rule, diags, policy)
+        compiled = _try_expr(exprs, assignment.expr, variables, diags, guarded=True)
+        if compiled is not None and target_ok:
+            compiled_assignments.append((assignment, compiled))
+            infos.append(AssignmentInfo(assignment.target, rule, assignment.expr, compiled.reads, compiled.calls,
+                                        compiled.field_reads))
 
 
 def _emit_flat_write(em: _Emitter, ns: Namespace, target: str, under_prefix: bool, rel: tuple,

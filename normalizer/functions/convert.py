@@ -19,6 +19,9 @@ _NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?
 _MAX_INT_DIGITS = 4000  # refuse "1e999999" rather than build a million-digit int
 _TRUE = frozenset({"true", "1", "yes"})
 _FALSE = frozenset({"false", "0", "no"})
+# to_bool's answers for the usual exact texts ("True", "false"...), looked up inline by the
+# generated code before calling to_bool.
+BOOL_TEXTS = {t: word in _TRUE for word in _TRUE | _FALSE for t in (word, word.upper(), word.title())}
 _JSON_SPACE = " \t\r\n\ufeff"
 
 
