@@ -5,3 +5,4 @@ REJECTS = 1  # finished, but some input was rejected (see --rejects) / a rule te
 USAGE = 2  # bad command line, unreadable input file or invalid fetch configuration
 RULE_ERROR = 3  # the rules failed to load or compile
 STRICT = 4  # --strict: a rule failed at runtime on a record; stopped there
+SPARK_FAILED = 5  # the Spark job only: Spark itself failed (a task failed too often, an output could not be written)

@@ -33,7 +33,7 @@ from normalizer.spark.session import get_session, require_pyspark  # noqa: E402
 from normalizer.spark.held_rejects import LostReports, write_both  # noqa: E402
 from normalizer.spark.job_input import job_input  # noqa: E402
 
-SPARK_FAILED = 5  # the Spark job itself failed: only this command uses it
+SPARK_FAILED = exit_codes.SPARK_FAILED
 GZIP_CODEC = "org.apache.hadoop.io.compress.GzipCodec"
 
 
