@@ -50,7 +50,6 @@ def normalize_items(items: Iterable[Item], source: str, ruleset: Ruleset, *, nes
                     write: Callable[[bytes], object], write_reject: Callable[[bytes], object], counts: Counts) -> None:
     """Normalize every item and write it; raises StrictFailure (the failing record unwritten)."""
     normalize = ruleset.normalize if nested else ruleset.normalize_flat
-    dumps = orjson.dumps
     for item in items:
         counts.records_in += 1
         if item.__class__ is Reject:
@@ -58,21 +57,30 @@ def normalize_items(items: Iterable[Item], source: str, ruleset: Ruleset, *, nes
             write_reject(item.to_json_bytes() + b"\n")
             continue
         line, record = item
-        try:
-            result = normalize(record)
-            data = dumps(result, option=DUMP_OPTIONS)
-        except Exception as exc:  # an engine bug must not lose the record: reject it with the reason
+        data, warnings = render(normalize, record, source, line, nested)
+        if data.__class__ is Reject:
             counts.rejected += 1
-            raw = dumps(record, default=str).decode("utf-8", "replace")
-            write_reject(Reject(source, line, f"internal error: {type(exc).__name__}: {exc}", raw).to_json_bytes() + b"\n")
+            write_reject(data.to_json_bytes() + b"\n")
             continue
-        warnings = result.get("normalizer", {}).get("warnings") if nested else result.get("normalizer.warnings")
         if warnings:
             if strict:
                 _check_strict(warnings, source, line)
             counts.with_warnings += 1
         write(data)
         counts.records_out += 1
+
+
+def render(normalize: Callable[[dict], dict], record: dict, source: str, line: int, nested: bool,
+           options: int = DUMP_OPTIONS) -> tuple[bytes | Reject, list | None]:
+    """One record's output bytes and its warnings; a Reject with the reason instead when the
+    engine fails on it (an engine bug must not lose the record)."""
+    try:
+        result = normalize(record)
+        data = orjson.dumps(result, option=options)
+    except Exception as exc:
+        raw = orjson.dumps(record, default=str).decode("utf-8", "replace")
+        return Reject(source, line, f"internal error: {type(exc).__name__}: {exc}", raw), None
+    return data, (result.get("normalizer", {}).get("warnings") if nested else result.get("normalizer.warnings"))
 
 
 def _check_strict(warnings: list[dict], source: str, line: int) -> None:

@@ -19,8 +19,8 @@ from typing import BinaryIO
 
 import orjson
 
-from ..pipeline import DUMP_OPTIONS as _DUMP_OPTS
-from ..runtime import flatten
+from ..pipeline import render
+from ..readers import Reject
 from .config import Output as OutputConfig
 from .report import Reporter
 
@@ -108,13 +108,14 @@ class Output:
             for key, _, text in records:
                 out.append((key, text.encode("utf-8", "surrogatepass") + b"\n"))
             return out
-        normalize = self.ruleset.normalize
+        normalize = self.ruleset.normalize_flat
         for key, record, text in records:
-            try:
-                out.append((key, orjson.dumps(flatten(normalize(record)), option=_DUMP_OPTS)))
-            except Exception as exc:  # an engine bug or an unserializable value must not lose the record silently
-                reject = {"source": source, "reason": f"cannot normalize: {type(exc).__name__}: {exc}", "raw": text[:1 << 20]}
+            data, _ = render(normalize, record, source, 0, False)
+            if data.__class__ is Reject:  # an engine bug must not lose the record silently
+                reject = {"source": source, "reason": data.reason, "raw": text[:1 << 20]}
                 self.reporter.error(orjson.dumps(reject).decode("utf-8"))
+            else:
+                out.append((key, data))
         return out
 
     def position(self) -> int | None:

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 import orjson
 
-from ..pipeline import Counts
+from ..pipeline import Counts, render
 from ..readers import Reject
 from ..ruleset import Ruleset
 from . import client_module
@@ -194,15 +194,10 @@ class KafkaStage:
                 self._reject(item, topic, partition, offset, delivery)
                 continue
             line, record = item
-            try:
-                result = normalize(record)
-                data = orjson.dumps(result, option=_OUTPUT_OPTIONS)
-            except Exception as exc:  # an engine bug must not lose the record: dead-letter it with the reason
-                raw = orjson.dumps(record, default=str).decode("utf-8", "replace")
-                self._reject(Reject(source, line, f"internal error: {type(exc).__name__}: {exc}", raw),
-                             topic, partition, offset, delivery)
+            data, warnings = render(normalize, record, source, line, self.settings.nested, _OUTPUT_OPTIONS)
+            if data.__class__ is Reject:
+                self._reject(data, topic, partition, offset, delivery)
                 continue
-            warnings = result.get("normalizer", {}).get("warnings") if self.settings.nested else result.get("normalizer.warnings")
             if warnings:
                 counts.with_warnings += 1
             problem = self._produce(self.settings.output_topic, data, record_key(record), delivery)
