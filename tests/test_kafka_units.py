@@ -177,3 +177,25 @@ def test_kafka_output_section_errors_name_the_key(body, message):
     with pytest.raises(ConfigError) as info:
         parse_config(_BASE + "output:Kafka:fleet:\n" + body)
     assert message in str(info.value) and "output:Kafka:fleet" in str(info.value)
+
+
+# ---------------------------------------------------------------------------------- engine failures
+
+def test_an_engine_failure_becomes_a_reject_with_the_reason():
+    """pipeline.render, shared by the command line, the Kafka stage and the fetcher."""
+    from normalizer.pipeline import Counts, normalize_items, render
+
+    def broken(record):
+        raise KeyError("boom")
+
+    data, warnings = render(broken, {"Id": "x"}, "t[0]@3", 2, False)
+    assert isinstance(data, Reject) and data.reason == "internal error: KeyError: 'boom'"
+    assert (data.source, data.line, orjson.loads(data.raw)) == ("t[0]@3", 2, {"Id": "x"}) and warnings is None
+
+    class Rules:
+        normalize_flat = staticmethod(broken)
+
+    out, rejects, counts = [], [], Counts()
+    normalize_items([(1, {"Id": "x"})], "f.json", Rules(), nested=False, strict=False,
+                    write=out.append, write_reject=rejects.append, counts=counts)
+    assert out == [] and counts.rejected == 1 and b"internal error" in rejects[0]
