@@ -18,16 +18,25 @@ from typing import Any, Iterable
 
 def record_key(kind: str, record: Any, text: str) -> str:
     if isinstance(record, dict):
-        if kind == "audit":
-            rid = record.get("Id")
-            if isinstance(rid, str) and rid:
-                return "a:" + rid.lower()
-        else:
-            tid = record.get("id", record.get("MessageTraceId"))
-            rcpt = record.get("recipientAddress", record.get("RecipientAddress"))
-            if isinstance(tid, str) and tid:
-                return f"m:{tid.lower()}|{str(rcpt or '').lower()}"
+        key = audit_key(record) if kind == "audit" else trace_key(record)
+        if key is not None:
+            return key
     return "h:" + hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def audit_key(record: dict) -> str | None:
+    """``a:<Id>`` (lower case), or None without a usable ``Id``."""
+    rid = record.get("Id")
+    return "a:" + rid.lower() if isinstance(rid, str) and rid else None
+
+
+def trace_key(record: dict) -> str | None:
+    """``m:<trace id>|<recipient>`` (lower case; Graph or legacy names), or None without an id."""
+    tid = record.get("id", record.get("MessageTraceId"))
+    if not (isinstance(tid, str) and tid):
+        return None
+    rcpt = record.get("recipientAddress", record.get("RecipientAddress"))
+    return f"m:{tid.lower()}|{str(rcpt or '').lower()}"
 
 
 def digest(key: str) -> str:

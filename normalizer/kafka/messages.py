@@ -14,6 +14,7 @@ import io
 
 import orjson
 
+from ..fetch.seen import audit_key, trace_key
 from ..readers import MAX_RAW, Item, Reject, read_records
 from ..readers import _envelope_rows as envelope_rows
 
@@ -42,13 +43,9 @@ def record_key(record: dict) -> bytes:
     on the same output partition as its first copy (and downstream can drop the copy).  The
     fetcher's keys, so both feed a topic alike: ``a:<audit Id>``, ``m:<trace id>|<recipient>``
     (lower case), else ``h:`` and a digest of the record."""
-    rid = record.get("Id")
-    if rid.__class__ is str and rid:
-        return ("a:" + rid.lower()).encode("utf-8", "surrogatepass")
-    tid = record.get("id", record.get("MessageTraceId"))
-    if tid.__class__ is str and tid:
-        rcpt = record.get("recipientAddress", record.get("RecipientAddress"))
-        return f"m:{tid.lower()}|{str(rcpt or '').lower()}".encode("utf-8", "surrogatepass")
+    key = audit_key(record) or trace_key(record)
+    if key is not None:
+        return key.encode("utf-8", "surrogatepass")
     canonical = orjson.dumps(record, option=orjson.OPT_SORT_KEYS, default=str)
     return b"h:" + hashlib.sha256(canonical).hexdigest().encode()
 

@@ -12,6 +12,17 @@ from . import client_module
 from .properties import scrub
 
 
+def produce_waiting(producer, topic: str, value: bytes, key: bytes | None, on_delivery) -> None:
+    """``producer.produce``, waiting while the local queue is full (deliveries drain meanwhile);
+    any other refusal (too large, unknown topic) raises KafkaException as produce does."""
+    while True:
+        try:
+            producer.produce(topic, value, key, on_delivery=on_delivery)
+            return
+        except BufferError:
+            producer.poll(0.1)
+
+
 class SinkError(Exception):
     """Records did not reach Kafka; the message says why (secrets removed)."""
 
@@ -39,15 +50,9 @@ class KafkaSink:
 
     def send(self, pairs) -> None:
         """Queue (key, value) pairs; blocks while librdkafka's local queue is full."""
-        produce, poll, topic, cb = self._producer.produce, self._producer.poll, self.topic, self._on_delivery
         for key, value in pairs:
-            while True:
-                try:
-                    produce(topic, value, key, on_delivery=cb)
-                    break
-                except BufferError:
-                    poll(0.1)
-        poll(0)
+            produce_waiting(self._producer, self.topic, value, key, self._on_delivery)
+        self._producer.poll(0)
 
     def flush(self) -> None:
         """Wait until the broker acknowledged every record sent; SinkError if any did not arrive."""

@@ -29,6 +29,7 @@ from . import client_module
 from .messages import dead_letter, items_of, record_key, source_label
 from .offsets import PartitionProgress
 from .properties import describe, scrub
+from .sink import produce_waiting
 
 _OUTPUT_OPTIONS = orjson.OPT_SORT_KEYS
 _FORCED_CONSUMER = {"enable.auto.commit": "false", "enable.auto.offset.store": "false"}
@@ -218,15 +219,12 @@ class KafkaStage:
 
     def _produce(self, topic: str, value: bytes, key: bytes, delivery: _Delivery) -> str | None:
         """Queue one message; the client's reason if it refuses it outright (too large, unknown topic)."""
-        while True:
-            try:
-                self.producer.produce(topic, value, key, on_delivery=delivery)
-                return None
-            except BufferError:  # the local queue is full: let deliveries drain, then retry
-                self.producer.poll(0.1)
-            except self._ck.KafkaException as exc:
-                err = exc.args[0] if exc.args else exc
-                return self._clean(err.str() if hasattr(err, "str") else err)
+        try:
+            produce_waiting(self.producer, topic, value, key, delivery)
+            return None
+        except self._ck.KafkaException as exc:
+            err = exc.args[0] if exc.args else exc
+            return self._clean(err.str() if hasattr(err, "str") else err)
 
     # -- offsets ---------------------------------------------------------------------------
     def commit(self, only: set[tuple[str, int]] | None = None) -> None:
