@@ -9,7 +9,8 @@ Parameters, plus message-trace rows of both dialects), then measures in this pro
 (a) the floor, ``orjson.loads`` + ``orjson.dumps`` per line, and (b) o365norm with the
 built-in rules (parse, normalize, flatten, dump). It prints records/s, MB/s, the ratio
 (b)/(a), and, unless ``--no-command``, the whole ``o365norm normalize FILE -o /dev/null``
-command against a whole-process orjson round trip, with its peak memory.
+command against a whole-process orjson round trip, with its peak memory, and the command
+with ``--jobs 2`` against one process.
 """
 
 from __future__ import annotations
@@ -245,13 +246,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m normalizer.bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--records", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--no-command", action="store_true", help="skip the whole-command measurement")
+    parser.add_argument("--no-command", action="store_true", help="skip the whole-command measurements")
+    parser.add_argument("--jobs", type=int, default=2, metavar="N",
+                        help="also time the command with --jobs N against one process (default 2; 1 skips it)")
     args = parser.parse_args(argv)
 
     from .ruleset import load_ruleset
 
     if not args.no_command:  # first, while this process is small: a child's peak RSS counts its fork
-        _measure_command(args.records)
+        _measure_command(args.records, args.jobs, args.repeat)
     lines = corpus(args.records)
     megabytes = sum(len(line) + 1 for line in lines) / 1e6
     print(f"corpus: {len(lines)} records, {megabytes:.1f} MB, {megabytes * 1e6 / len(lines):.0f} bytes/record (deterministic)")
@@ -264,17 +267,31 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _measure_command(records: int) -> None:
+def _measure_command(records: int, jobs: int, repeat: int) -> None:
+    """Whole processes, start-up included. The machine's speed drifts between runs (other
+    virtual machines on the host), so the runs compared are interleaved and each ratio is
+    the median of the ratios of runs made one after the other."""
     with tempfile.NamedTemporaryFile(suffix=".ndjson", delete=False) as fh:
         for line in iter_corpus(records):
             fh.write(line + b"\n")
         path = fh.name
+    command = [sys.executable, "-m", "normalizer", "normalize", path, "-o", os.devnull, "-q"]
     try:
-        base, _ = _run_command([sys.executable, "-c", _ROUND_TRIP], stdin_path=path)
-        cmd, peak = _run_command([sys.executable, "-m", "normalizer", "normalize", path, "-o", os.devnull, "-q"])
-        print(f"command: o365norm normalize FILE -o /dev/null: {records / cmd:>10,.0f} records/s, peak RSS {peak / 1024:.0f} MiB (includes start-up)")
-        print(f"command: orjson round trip in one process:     {records / base:>10,.0f} records/s")
-        print(f"command ratio: {base / cmd:.3f}")
+        _, peak = _run_command(command)  # alone first: the peak RSS of one process
+        base, one, many = [], [], []
+        for _ in range(max(repeat, 1)):
+            base.append(_run_command([sys.executable, "-c", _ROUND_TRIP], stdin_path=path)[0])
+            one.append(_run_command(command)[0])
+            if jobs > 1:
+                many.append(_run_command(command + ["--jobs", str(jobs)])[0])
+        median = statistics.median
+        print(f"command: o365norm normalize FILE -o /dev/null: {records / median(one):>10,.0f} records/s, "
+              f"peak RSS {peak / 1024:.0f} MiB (includes start-up)")
+        print(f"command: orjson round trip in one process:     {records / median(base):>10,.0f} records/s")
+        print(f"command ratio: {median(b / o for b, o in zip(base, one)):.3f}")
+        if many:
+            print(f"command: o365norm normalize FILE --jobs {jobs}:      {records / median(many):>10,.0f} records/s")
+            print(f"jobs speed-up (--jobs {jobs} / one process): {median(o / m for o, m in zip(one, many)):.2f}")
     finally:
         os.unlink(path)
 

@@ -39,7 +39,7 @@ MAX_RECORD_BYTES = 64 * 1024 * 1024  # largest record (document mode) before it 
 _MAX_PREFIX_CHECKS = 8  # per record: parses of the record so far made by ``_Document.breaks_off``
 _PEEK_LINES = 4  # non-blank lines looked at after a '{' first line that does not parse
 _GZIP_MAGIC = b"\x1f\x8b"
-_BOM = b"\xef\xbb\xbf"
+BOM = b"\xef\xbb\xbf"
 _WS = b" \t\r\n"
 _TYPE_NAMES = {int: "number", float: "number", str: "string", list: "list", bool: "bool", type(None): "null"}
 
@@ -122,14 +122,14 @@ def open_input(path: str) -> BinaryIO:
 
 def read_records(stream: BinaryIO, source: str) -> Iterator[Item]:
     """Yield (line, record) for every JSON object record, or a Reject, in input order."""
-    return _read(stream, source, _ndjson)
+    return _read(stream, source, ndjson_items)
 
 
 def _read(stream: BinaryIO, source: str, lines_reader) -> Iterator:
     """Decompress, sniff the shape, read a document or hand the lines to ``lines_reader``."""
-    raw = _decompressing(stream)
+    raw = decompressing(stream)
     f = io.BufferedReader(raw, CHUNK_SIZE)
-    head, start, document = _sniff(f)
+    head, start, document = sniff(f)
     if document:
         last_line = yield from _Document(f, head, source).read(start)
     else:
@@ -156,22 +156,27 @@ def read_batches(stream: BinaryIO, source: str, batch_bytes: int = 1 << 20) -> I
 
 def parse_batch(batch: LineBatch) -> Iterator[Item]:
     """The records and Rejects of one batch, numbered as in the whole input."""
-    yield from _ndjson(io.BytesIO(batch.data), batch.source, batch.first_line)
+    yield from ndjson_items(io.BytesIO(batch.data), batch.source, batch.first_line)
 
 
 def _line_batches(f: BinaryIO, source: str, batch_bytes: int) -> Iterator[LineBatch]:
-    lines: list[bytes] = []
-    size = 0
-    first = number = 1
-    for number, line in enumerate(f, 1):
-        lines.append(line if line.endswith(b"\n") else line + b"\n")
-        size += len(line)
-        if size >= batch_bytes:
-            yield LineBatch(source, first, b"".join(lines))
-            lines, size, first = [], 0, number + 1
-    if lines:
-        yield LineBatch(source, first, b"".join(lines))
-    return number
+    """Whole lines in blocks of about ``batch_bytes``, cut after the last newline of each
+    block: no per-line work here, so the main process of --jobs stays nearly idle."""
+    first, pending = 1, []  # pending: the start of a line not ended yet
+    while block := f.read(batch_bytes):
+        cut = block.rfind(b"\n") + 1
+        if cut == 0:  # no line ends in this block (a long line): keep it for later
+            pending.append(block)
+            continue
+        head = block if cut == len(block) else block[:cut]
+        batch = b"".join(pending) + head if pending else head
+        pending = [block[cut:]] if cut < len(block) else []
+        yield LineBatch(source, first, batch)
+        first += batch.count(b"\n")
+    if pending:  # a last line without a newline
+        yield LineBatch(source, first, b"".join(pending) + b"\n")
+        first += 1
+    return max(first - 1, 1)
 
 
 class _Readable(io.RawIOBase):
@@ -194,7 +199,7 @@ class _Prefixed(_Readable):
         return len(data)
 
 
-class _Gunzip(_Readable):
+class Gunzip(_Readable):
     """Decompressed gzip data; corrupt or truncated data ends the stream and sets ``error``."""
 
     def __init__(self, raw: io.RawIOBase):
@@ -213,16 +218,16 @@ class _Gunzip(_Readable):
         return len(data)
 
 
-def _decompressing(stream: BinaryIO) -> io.RawIOBase:
+def decompressing(stream: BinaryIO) -> io.RawIOBase:
     """Wrap ``stream``, gunzipping it when it starts with the gzip magic bytes."""
     magic = b""
     while len(magic) < 2 and (more := stream.read(2 - len(magic))):
         magic += more
     raw = _Prefixed(magic, stream)
-    return _Gunzip(raw) if magic == _GZIP_MAGIC else raw
+    return Gunzip(raw) if magic == _GZIP_MAGIC else raw
 
 
-def _sniff(f: BinaryIO) -> tuple[bytes, int, bool]:
+def sniff(f: BinaryIO) -> tuple[bytes, int, bool]:
     """Read past a BOM to the first non-blank byte: (bytes read, its index, document mode?).
 
     '[' starts a document, and so does '{' unless its first line alone is JSON.  When
@@ -230,7 +235,7 @@ def _sniff(f: BinaryIO) -> tuple[bytes, int, bool]:
     damaged, so the next ``_PEEK_LINES`` non-blank lines are looked at (they stay in the
     returned bytes): see ``_peek_verdict``."""
     head = f.read(max(CHUNK_SIZE, 3))
-    head = head[3:] if head.startswith(_BOM) else head
+    head = head[3:] if head.startswith(BOM) else head
     while (m := _NON_WS.search(head)) is None:
         more = f.read(CHUNK_SIZE)
         if not more:
@@ -291,7 +296,7 @@ def _whole_line(f: BinaryIO, head: bytes, pos: int) -> tuple[bytes, int]:
     return head, end if end >= 0 else len(head)
 
 
-def _ndjson(f: BinaryIO, source: str, first: int = 1) -> Iterator[Item]:
+def ndjson_items(f: BinaryIO, source: str, first: int = 1) -> Iterator[Item]:
     """NDJSON mode: one JSON value per line.  Returns the number of the last line."""
     number = first
     for number, line in enumerate(f, first):

@@ -36,3 +36,11 @@ def test_every_corpus_record_normalizes_cleanly():
         flat = ruleset.normalize_flat(orjson.loads(line))
         assert "normalizer.warnings" not in flat, flat.get("normalizer.warnings")
         assert not validate(flat)
+
+
+def test_smoke_command_run_prints_the_ratios(capsys):
+    assert bench.main(["--records", "2000", "--repeat", "1"]) == 0
+    out = capsys.readouterr().out
+    assert float(re.search(r"command ratio: ([0-9.]+)", out).group(1)) > 0.005, out
+    assert float(re.search(r"jobs speed-up \(--jobs 2 / one process\): ([0-9.]+)", out).group(1)) > 0.1, out
+    assert re.search(r"peak RSS \d+ MiB", out), out

@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import gzip
+import io
+import os
+import signal
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 import orjson
 import pytest
 
 from normalizer.bench import corpus
+from normalizer.file_ranges import file_ranges, plain_ndjson_start, range_items
+from normalizer.parallel import WorkerFailed, normalize_parallel
+from normalizer.pipeline import Counts
 from normalizer.readers import LineBatch, parse_batch, read_batches, read_records
+from normalizer.ruleset import load_ruleset
 
 
 def _run(args, stdin=None):
@@ -76,3 +85,77 @@ def test_batches_reproduce_read_records(inputs):
         for item in read_batches(f, "a", batch_bytes=4096):
             parts.extend(parse_batch(item) if isinstance(item, LineBatch) else [item])
     assert parts == whole
+
+
+def _file_items(path, range_bytes):
+    with open(path, "rb") as f:
+        start = plain_ndjson_start(f)
+        assert start is not None
+        return [item for r in file_ranges("a", f.fileno(), start, range_bytes) for item in range_items(r)]
+
+
+@pytest.mark.parametrize("range_bytes", [64, 1000, 1 << 20])
+def test_file_ranges_reproduce_read_records(tmp_path, range_bytes):
+    """What --jobs workers read of a plain file by byte ranges is exactly what one reader gives:
+    a byte-order mark, CRLF, blank and broken lines, a line longer than a range, no final newline."""
+    lines = corpus(40)
+    body = (b"\xef\xbb\xbf" + lines[0] + b"\r\n" + b"\n".join(lines[1:20]) + b"\n\n  \nnot json\n"
+            + b'{"value": [' + b",".join(lines[20:30]) + b"]}\n" + b"\n".join(lines[30:]))
+    path = tmp_path / "a.ndjson"
+    path.write_bytes(body)
+    with open(path, "rb") as f:
+        whole = list(read_records(f, "a"))
+    assert _file_items(path, range_bytes) == whole
+    assert sum(1 for item in whole if isinstance(item, tuple)) == 40
+
+
+def test_only_plain_ndjson_files_are_read_by_range(tmp_path, inputs):
+    for name in ("b.json", "c.ndjson.gz"):  # a JSON document, gzip: the main process reads them
+        with open(inputs / name, "rb") as f:
+            assert plain_ndjson_start(f) is None and f.tell() == 0
+    with open(inputs / "a.ndjson", "rb") as f:
+        assert plain_ndjson_start(f) == 0
+    empty = tmp_path / "empty.ndjson"
+    empty.write_bytes(b"")
+    assert _file_items(empty, 1 << 20) == []
+
+
+class _DiesOn:
+    """A rule set whose worker process is killed by the record with "die" in it."""
+
+    def __init__(self, real):
+        self.real = real
+
+    def normalize_flat(self, record):
+        if "die" in record:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return self.real.normalize_flat(record)
+
+
+def test_a_dead_worker_stops_the_run_with_a_clear_error(tmp_path):
+    lines = corpus(3000)
+    lines[2500] = b'{"die": 1}'
+    path = tmp_path / "in.ndjson"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    out = io.BytesIO()
+    with pytest.raises(WorkerFailed, match=r"worker \d stopped unexpectedly \(signal 9\)"):
+        normalize_parallel([(str(path), open(path, "rb"))], _DiesOn(load_ruleset()), 2, nested=False, strict=False,
+                           write=out.write, write_reject=out.write, counts=Counts())
+    written = out.getvalue().count(b"\n")
+    assert 0 < written < 2500  # whole batches before the one the worker died in, nothing after it
+
+
+def test_command_exits_6_when_a_worker_is_killed(tmp_path):
+    """What a user sees when the OOM killer takes a worker: a message, exit code 6, no hang."""
+    path = tmp_path / "big.ndjson"
+    path.write_bytes(b"\n".join(corpus(20000) * 5) + b"\n")
+    proc = subprocess.Popen([sys.executable, "-m", "normalizer", str(path), "-j", "2", "-o", os.devnull],
+                            stderr=subprocess.PIPE)
+    children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
+    deadline = time.monotonic() + 60
+    while not (pids := children.read_text().split()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.kill(int(pids[0]), signal.SIGKILL)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 6
+    assert b"worker 1 stopped unexpectedly (signal 9); the output is complete up to" in err

@@ -12,7 +12,7 @@ import sys
 from typing import BinaryIO
 
 
-from ..parallel import normalize_parallel
+from ..parallel import WorkerFailed, normalize_parallel
 from ..pipeline import Counts, StrictFailure, normalize_items
 from ..readers import open_input, read_records
 from . import exit_codes
@@ -78,6 +78,9 @@ def run(args: argparse.Namespace) -> int:
     except StrictFailure as exc:
         print(f"o365norm: --strict: {exc.message}", file=sys.stderr)
         status = exit_codes.STRICT
+    except WorkerFailed as exc:
+        print(f"o365norm: {exc}; the output is complete up to the batch it was working on", file=sys.stderr)
+        status = exit_codes.WORKER_FAILED
     except BrokenPipeError:  # e.g. piped into `head`: stop quietly
         sys.stderr.close()
         return exit_codes.OK
