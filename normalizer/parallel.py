@@ -184,18 +184,25 @@ class _Workers:
 
 def _worker_main(ruleset: Ruleset, nested: bool, strict: bool, task_fd: int, result_fd: int) -> None:
     """Normalize batches until the task pipe ends; then leave without running the main
-    process's exit handlers or flushing its buffers (they are the main process's)."""
+    process's exit handlers or flushing its buffers (they are the main process's).
+
+    Two threads keep the normalizing loop busy: one reads tasks as soon as they come, one
+    writes results, so that this worker goes on with its next batch while the main process
+    is still taking the other workers' results in order."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the main process's to handle
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     status = 0
     try:
         batches: queue.SimpleQueue = queue.SimpleQueue()
+        results: queue.SimpleQueue = queue.SimpleQueue()
         threading.Thread(target=_drain, args=(task_fd, batches), daemon=True).start()
+        writer = threading.Thread(target=_deliver, args=(result_fd, results), daemon=True)
+        writer.start()
         while (batch := batches.get()) is not None:
-            _write_all(result_fd, _normalize_batch(ruleset, batch, nested, strict))
-    except BrokenPipeError:
-        pass  # the main process stopped reading: it is ending
-    except BaseException:  # noqa: BLE001 - any failure must reach the main process, not vanish
+            results.put(_normalize_batch(ruleset, batch, nested, strict))
+        results.put(None)
+        writer.join()
+    except BaseException:  # noqa: BLE001 - the main process sees the result pipe end early
         status = 1
     finally:
         os._exit(status)
@@ -210,6 +217,15 @@ def _drain(task_fd: int, batches: queue.SimpleQueue) -> None:
                 break
             batches.put(pickle.loads(frame))
     batches.put(None)
+
+
+def _deliver(result_fd: int, results: queue.SimpleQueue) -> None:
+    """Write results in order until told to stop; the main process closing its end ends it too."""
+    try:
+        while (frame := results.get()) is not None:
+            _write_all(result_fd, frame)
+    except BrokenPipeError:
+        os._exit(0)  # the main process stopped reading: it is ending
 
 
 def _normalize_batch(ruleset: Ruleset, batch: FileRange | LineBatch | tuple[str, list], nested: bool, strict: bool) -> bytes:
