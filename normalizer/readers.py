@@ -25,11 +25,13 @@ from __future__ import annotations
 
 import gzip
 import io
+import os
 import re
+import stat
 import sys
 import zlib
 from dataclasses import dataclass
-from typing import BinaryIO, Iterator, Union
+from typing import BinaryIO, Callable, Iterator, Union
 
 import orjson
 
@@ -120,14 +122,18 @@ def open_input(path: str) -> BinaryIO:
     return sys.stdin.buffer if path == "-" else open(path, "rb")
 
 
-def read_records(stream: BinaryIO, source: str) -> Iterator[Item]:
-    """Yield (line, record) for every JSON object record, or a Reject, in input order."""
-    return _read(stream, source, ndjson_items)
+def read_records(stream: BinaryIO, source: str, before_read: Callable[[], object] | None = None) -> Iterator[Item]:
+    """Yield (line, record) for every JSON object record, or a Reject, in input order.
+
+    From a pipe, a record comes as soon as its line has arrived (reads take what the pipe
+    has); ``before_read`` is called before each read of ``stream``, which may wait: the
+    command flushes its output there, so a quiet input never holds records back."""
+    return _read(stream, source, ndjson_items, before_read)
 
 
-def _read(stream: BinaryIO, source: str, lines_reader) -> Iterator:
+def _read(stream: BinaryIO, source: str, lines_reader, before_read: Callable[[], object] | None = None) -> Iterator:
     """Decompress, sniff the shape, read a document or hand the lines to ``lines_reader``."""
-    raw = decompressing(stream)
+    raw = decompressing(stream, before_read)
     f = io.BufferedReader(raw, CHUNK_SIZE)
     head, start, document = sniff(f)
     if document:
@@ -185,18 +191,36 @@ class _Readable(io.RawIOBase):
 
 
 class _Prefixed(_Readable):
-    """Raw stream replaying ``head`` before the rest of ``rest``: peeking without seeking."""
+    """Raw stream replaying ``head`` before the rest of ``rest``: peeking without seeking.
 
-    def __init__(self, head: bytes, rest: BinaryIO):
-        self._head, self._rest = memoryview(head), rest
+    A regular file is read straight into the caller's buffer. Anything else (a pipe) is
+    read with ``read1``, which returns what has arrived instead of waiting for a full
+    buffer; not ``readinto1``, which in CPython waits for more input when it already holds
+    some and the caller's buffer is larger than its own."""
+
+    def __init__(self, head: bytes, rest: BinaryIO, before_read: Callable[[], object] | None = None):
+        self._head, self._rest, self._before_read = memoryview(head), rest, before_read
+        self._read_into = rest.readinto if _is_regular_file(rest) and hasattr(rest, "readinto") else None
+        self._read_rest = getattr(rest, "read1", None) or rest.read
 
     def readinto(self, b) -> int:
         if self._head:
             data, self._head = self._head[: len(b)], self._head[len(b) :]
         else:
-            data = self._rest.read(len(b)) or b""
+            if self._before_read is not None:
+                self._before_read()
+            if self._read_into is not None:
+                return self._read_into(b) or 0
+            data = self._read_rest(len(b)) or b""
         b[: len(data)] = data
         return len(data)
+
+
+def _is_regular_file(stream: BinaryIO) -> bool:
+    try:
+        return stat.S_ISREG(os.fstat(stream.fileno()).st_mode)
+    except (OSError, AttributeError, ValueError, io.UnsupportedOperation):
+        return False
 
 
 class Gunzip(_Readable):
@@ -218,12 +242,12 @@ class Gunzip(_Readable):
         return len(data)
 
 
-def decompressing(stream: BinaryIO) -> io.RawIOBase:
+def decompressing(stream: BinaryIO, before_read: Callable[[], object] | None = None) -> io.RawIOBase:
     """Wrap ``stream``, gunzipping it when it starts with the gzip magic bytes."""
     magic = b""
     while len(magic) < 2 and (more := stream.read(2 - len(magic))):
         magic += more
-    raw = _Prefixed(magic, stream)
+    raw = _Prefixed(magic, stream, before_read)
     return Gunzip(raw) if magic == _GZIP_MAGIC else raw
 
 
@@ -234,10 +258,12 @@ def sniff(f: BinaryIO) -> tuple[bytes, int, bool]:
     that first line does not parse, the input may still be NDJSON whose first record is
     damaged, so the next ``_PEEK_LINES`` non-blank lines are looked at (they stay in the
     returned bytes): see ``_peek_verdict``."""
-    head = f.read(max(CHUNK_SIZE, 3))
+    head = b""  # read1: what has arrived, so that a live pipe is not waited on for a full chunk
+    while len(head) < len(BOM) and (more := f.read1(CHUNK_SIZE)):
+        head += more
     head = head[3:] if head.startswith(BOM) else head
     while (m := _NON_WS.search(head)) is None:
-        more = f.read(CHUNK_SIZE)
+        more = f.read1(CHUNK_SIZE)
         if not more:
             return head, len(head), False
         head += more

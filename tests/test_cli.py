@@ -621,3 +621,23 @@ def test_explain_record_zero_is_a_usage_error(tmp_path):
     src = tmp_path / "in.ndjson"
     src.write_text('{"X": "1"}\n')
     assert main(["explain", str(src), "--record", "0"]) == 2
+
+
+def test_records_from_a_live_pipe_come_out_without_waiting_for_more_input():
+    """As a filter on a quiet live stream (`tail -f`, a consumer piped in), a record is written
+    as soon as its line has arrived: not after a full input chunk, not at end of input."""
+    import select
+
+    proc = subprocess.Popen([sys.executable, "-m", "normalizer", "-q"], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        for n in (1, 2):
+            proc.stdin.write(orjson.dumps({"Id": str(n), "RecordType": 15, "CreationTime": "2026-01-01T00:00:00"}) + b"\n")
+            proc.stdin.flush()
+            ready, _, _ = select.select([proc.stdout], [], [], 60)  # start-up included; the input stays open
+            assert ready, f"record {n} did not come out while the input was quiet"
+            assert orjson.loads(proc.stdout.readline())["o365.audit.Id"] == str(n)
+    finally:
+        proc.stdin.close()
+        proc.wait(timeout=60)
+    assert proc.returncode == 0

@@ -71,10 +71,14 @@ def run(args: argparse.Namespace) -> int:
         if args.jobs > 1:
             normalize_parallel(inputs, ruleset, args.jobs, **options)
         else:
+            def flush() -> None:  # before a read that may wait: nothing is held back while the input is quiet
+                out.flush()
+                rejects.flush()
+
             for path, stream in inputs:
                 source = "<stdin>" if path == "-" else path
                 with stream:
-                    normalize_items(read_records(stream, source), source, ruleset, **options)
+                    normalize_items(read_records(stream, source, flush), source, ruleset, **options)
     except StrictFailure as exc:
         print(f"o365norm: --strict: {exc.message}", file=sys.stderr)
         status = exit_codes.STRICT
