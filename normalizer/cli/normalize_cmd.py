@@ -35,7 +35,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-q", "--quiet", action="store_true", help="no summary line on stderr")
     p.add_argument(
         "-j", "--jobs", type=_positive, default=1, metavar="N",
-        help="normalize in N processes (output stays in input order; NDJSON scales best; default 1)",
+        help="normalize in N processes (output stays in input order; plain NDJSON files scale best; input goes in 1 MiB batches, so not for live streams; default 1)",
     )
     add_rule_options(p)
     p.set_defaults(func=run)
