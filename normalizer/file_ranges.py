@@ -5,8 +5,9 @@ write per byte, which on two cores was a good part of a core. For a regular, unc
 NDJSON file the main process only cuts the file into ranges of about 1 MiB that end after
 a newline, counting the newlines as it goes (one C-level pass over each block, through one
 reused buffer) so that every range knows the number of its first line; each worker then
-reads its ranges with ``os.pread`` on the file descriptor it inherited. The items a range
-gives are exactly those ``read_records`` gives for the same lines, line numbers included.
+opens the file by its path (inputs are opened one at a time, after the workers started) and
+reads its ranges with ``os.pread``. The items a range gives are exactly those
+``read_records`` gives for the same lines, line numbers included.
 """
 
 from __future__ import annotations
@@ -22,10 +23,10 @@ from .readers import BOM, Item, Gunzip, decompressing, ndjson_items, sniff
 
 @dataclass(frozen=True)
 class FileRange:
-    """Lines ``start`` to ``end`` (bytes) of the file open as ``fd``; the first is line ``first_line``."""
+    """Lines ``start`` to ``end`` (bytes) of the file at ``path``; the first is line ``first_line``."""
 
     source: str
-    fd: int
+    path: str
     start: int
     end: int
     first_line: int
@@ -51,8 +52,9 @@ def plain_ndjson_start(stream: BinaryIO) -> int | None:
         stream.seek(0)
 
 
-def file_ranges(source: str, fd: int, start: int, range_bytes: int = 1 << 20) -> Iterator[FileRange]:
-    """Ranges of whole lines covering the file from ``start`` to its end."""
+def file_ranges(source: str, path: str, fd: int, start: int, range_bytes: int = 1 << 20) -> Iterator[FileRange]:
+    """Ranges of whole lines covering the file open as ``fd`` (and found at ``path``) from
+    ``start`` to its end."""
     buf = bytearray(range_bytes)
     view = memoryview(buf)
     first, pos = 1, start
@@ -64,7 +66,7 @@ def file_ranges(source: str, fd: int, start: int, range_bytes: int = 1 << 20) ->
         end = pos + cut
         if cut == 0:  # no newline in the block: the range runs to the end of this (long) line
             end = _line_end(fd, pos + n, view)
-        yield FileRange(source, fd, pos, end, first)
+        yield FileRange(source, path, pos, end, first)
         first += buf.count(b"\n", 0, cut) if cut else 1
         pos = end
 
@@ -81,10 +83,24 @@ def _line_end(fd: int, pos: int, view: memoryview) -> int:
 
 def range_items(r: FileRange) -> Iterator[Item]:
     """The records and Rejects of a range, numbered as in the whole file."""
+    fd = _open(r.path)
     size = r.end - r.start
-    data = os.pread(r.fd, size, r.start)
-    while len(data) < size and (more := os.pread(r.fd, size - len(data), r.start + len(data))):
+    data = os.pread(fd, size, r.start)
+    while len(data) < size and (more := os.pread(fd, size - len(data), r.start + len(data))):
         data += more
     if data and not data.endswith(b"\n"):
         data += b"\n"  # the file's last line, without a newline of its own
     yield from ndjson_items(io.BytesIO(data), r.source, r.first_line)
+
+
+_OPEN: dict[str, int] = {}  # the file this process reads ranges of: one at a time, like the inputs
+
+
+def _open(path: str) -> int:
+    fd = _OPEN.get(path)
+    if fd is None:
+        for old in _OPEN.values():
+            os.close(old)
+        _OPEN.clear()
+        fd = _OPEN[path] = os.open(path, os.O_RDONLY)
+    return fd

@@ -32,7 +32,7 @@ import threading
 import traceback
 from collections import deque
 from io import BytesIO
-from typing import BinaryIO, Callable
+from typing import BinaryIO, Callable, Iterable
 
 from .file_ranges import FileRange, file_ranges, plain_ndjson_start, range_items
 from .pipeline import Counts, StrictFailure, normalize_items
@@ -50,7 +50,7 @@ class WorkerFailed(RuntimeError):
     """A worker process died or hit an internal error; output stops before its batch."""
 
 
-def normalize_parallel(inputs: list[tuple[str, BinaryIO]], ruleset: Ruleset, jobs: int, *, nested: bool, strict: bool,
+def normalize_parallel(inputs: Iterable[tuple[str, BinaryIO]], ruleset: Ruleset, jobs: int, *, nested: bool, strict: bool,
                        write: Callable[[bytes], object], write_reject: Callable[[bytes], object], counts: Counts) -> None:
     """Like running normalize_items over every input in turn, with ``jobs`` processes."""
     pool = _Workers(ruleset, jobs, nested, strict)
@@ -80,7 +80,7 @@ def normalize_parallel(inputs: list[tuple[str, BinaryIO]], ruleset: Ruleset, job
             with stream:
                 start = plain_ndjson_start(stream) if path != "-" else None
                 if start is not None:  # the workers read it themselves
-                    for part in file_ranges(source, stream.fileno(), start):
+                    for part in file_ranges(source, path, stream.fileno(), start):
                         submit(part)
                     continue
                 for item in read_batches(stream, source):

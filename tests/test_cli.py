@@ -641,3 +641,45 @@ def test_records_from_a_live_pipe_come_out_without_waiting_for_more_input():
         proc.stdin.close()
         proc.wait(timeout=60)
     assert proc.returncode == 0
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_a_directory_of_more_files_than_may_be_open_at_once(tmp_path, jobs):
+    """Offline dumps are often thousands of content blobs: inputs are opened one at a time."""
+    import resource
+
+    for n in range(300):
+        (tmp_path / f"blob{n:04d}.json").write_bytes(orjson.dumps([{"Id": str(n), "RecordType": 15}]))
+
+    def few_files():
+        resource.setrlimit(resource.RLIMIT_NOFILE, (64, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
+
+    proc = subprocess.run([sys.executable, "-m", "normalizer", str(tmp_path), "-j", jobs], capture_output=True,
+                          preexec_fn=few_files, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert [orjson.loads(line)["o365.audit.Id"] for line in proc.stdout.splitlines()] == [str(n) for n in range(300)]
+
+
+def test_an_input_that_disappears_before_its_turn(tmp_path, capsys, monkeypatch):
+    """Inputs are checked at the start, opened when their turn comes: one gone by then stops
+    the run with exit 2 and its name; what came before it is written."""
+    from normalizer.cli import normalize_cmd
+
+    first, second = tmp_path / "a.ndjson", tmp_path / "b.ndjson"
+    first.write_bytes(b'{"Id": "1"}\n')
+    second.write_bytes(b'{"Id": "2"}\n')
+    out = tmp_path / "out.ndjson"
+    real_open, opened = normalize_cmd.open_input, []
+
+    def open_input(path):
+        opened.append(path)
+        if path == str(second) and opened.count(path) == 2:  # fine when checked, gone at its turn
+            second.unlink()
+        return real_open(path)
+
+    monkeypatch.setattr(normalize_cmd, "open_input", open_input)
+    assert main([str(first), str(second), "-o", str(out)]) == exit_codes.USAGE
+    assert f"cannot read input {second}" in capsys.readouterr().err
+    assert [orjson.loads(line)["o365.audit.Id"] for line in out.read_bytes().splitlines()] == ["1"]
+    assert main([str(first), "/nonexistent/x.ndjson"]) == exit_codes.USAGE  # checked before anything is read
+    assert "cannot read input /nonexistent/x.ndjson" in capsys.readouterr().err

@@ -91,7 +91,7 @@ def _file_items(path, range_bytes):
     with open(path, "rb") as f:
         start = plain_ndjson_start(f)
         assert start is not None
-        return [item for r in file_ranges("a", f.fileno(), start, range_bytes) for item in range_items(r)]
+        return [item for r in file_ranges("a", str(path), f.fileno(), start, range_bytes) for item in range_items(r)]
 
 
 @pytest.mark.parametrize("range_bytes", [64, 1000, 1 << 20])

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import BinaryIO
+from typing import BinaryIO, Iterator
 
 
 from ..parallel import WorkerFailed, normalize_parallel
@@ -47,13 +47,14 @@ def run(args: argparse.Namespace) -> int:
     if clash:
         print(f"o365norm: {clash} is both an input and an output; refusing to overwrite it", file=sys.stderr)
         return exit_codes.USAGE
-    inputs = []
-    for path in files:  # open everything first: a typo in the last name should not waste a long run
+    for path in files:  # check everything first: a typo in the last name should not waste a long run
         try:
-            inputs.append((path, open_input(path)))
+            if path != "-":
+                open_input(path).close()  # opened again when its turn comes: a directory may hold more files than may be open at once
         except OSError as exc:
             print(f"o365norm: cannot read input {path}: {exc.strerror or exc}", file=sys.stderr)
             return exit_codes.USAGE
+    inputs = _opened(files)
     ruleset = load_rules(args)
     counts = Counts()
     out = None
@@ -82,6 +83,9 @@ def run(args: argparse.Namespace) -> int:
     except StrictFailure as exc:
         print(f"o365norm: --strict: {exc.message}", file=sys.stderr)
         status = exit_codes.STRICT
+    except _InputGone as exc:  # readable at the start, not when its turn came
+        print(f"o365norm: {exc}", file=sys.stderr)
+        status = exit_codes.USAGE
     except WorkerFailed as exc:
         print(f"o365norm: {exc}; the output is complete up to the batch it was working on", file=sys.stderr)
         status = exit_codes.WORKER_FAILED
@@ -100,6 +104,20 @@ def run(args: argparse.Namespace) -> int:
     if status == exit_codes.OK and counts.rejected:
         status = exit_codes.REJECTS
     return status
+
+
+class _InputGone(Exception):
+    """An input that could be read at the start could not be opened when its turn came."""
+
+
+def _opened(files: list[str]) -> Iterator[tuple[str, BinaryIO]]:
+    """Each input opened when its turn comes (and closed by its reader after it)."""
+    for path in files:
+        try:
+            stream = open_input(path)
+        except OSError as exc:
+            raise _InputGone(f"cannot read input {path}: {exc.strerror or exc}") from None
+        yield path, stream
 
 
 def _positive(text: str) -> int:
