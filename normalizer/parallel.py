@@ -8,8 +8,9 @@ with no per-line work there. Each worker normalizes its batches in the order
 received and sends back the output, rejects and counts of each. The main process takes
 the results back round-robin too, so they come strictly in the order the batches were
 read: output order, line numbers in rejects and the counts are exactly those of a
-single-process run. JSON arrays and envelopes (documents) are parsed by the main process
-as they are read and sent on in batches of records, in their place in the order.
+single-process run. JSON arrays and envelopes (documents) are scanned by the main process,
+which checks each record and sends it on as its JSON text (``RawRecord``: bytes cost far
+less to send than parsed objects), in batches, in their place in the order.
 
 Why not multiprocessing.Pool: its pickling and its three helper threads in the main
 process cost about as much CPU as a third worker, which on two cores ate most of the
@@ -36,10 +37,10 @@ from typing import BinaryIO, Callable, Iterable
 
 from .file_ranges import FileRange, file_ranges, plain_ndjson_start, range_items
 from .pipeline import Counts, StrictFailure, normalize_items
-from .readers import LineBatch, parse_batch, read_batches
+from .readers import LineBatch, parse_batch, parsed, read_batches
 from .ruleset import Ruleset
 
-DOCUMENT_BATCH = 500  # records parsed from an array or envelope, sent to a worker together
+DOCUMENT_BATCH = 500  # records of an array or envelope sent to a worker together
 DEPTH = 3  # batches in flight per worker
 _LENGTH = struct.Struct("<Q")
 _RESULT = struct.Struct("<QQQQQQQB")  # out, rejects, failure lengths; the four counts; status
@@ -76,7 +77,7 @@ def normalize_parallel(inputs: Iterable[tuple[str, BinaryIO]], ruleset: Ruleset,
 
         for path, stream in inputs:
             source = "<stdin>" if path == "-" else path
-            parsed: list = []  # records of a document, sent on in batches
+            records: list = []  # of a document (RawRecords and Rejects), sent on in batches
             with stream:
                 start = plain_ndjson_start(stream) if path != "-" else None
                 if start is not None:  # the workers read it themselves
@@ -85,17 +86,17 @@ def normalize_parallel(inputs: Iterable[tuple[str, BinaryIO]], ruleset: Ruleset,
                     continue
                 for item in read_batches(stream, source):
                     if item.__class__ is LineBatch:
-                        if parsed:
-                            submit((source, parsed))
-                            parsed = []
+                        if records:
+                            submit((source, records))
+                            records = []
                         submit(item)
                     else:
-                        parsed.append(item)
-                        if len(parsed) >= DOCUMENT_BATCH:
-                            submit((source, parsed))
-                            parsed = []
-            if parsed:
-                submit((source, parsed))
+                        records.append(item)
+                        if len(records) >= DOCUMENT_BATCH:
+                            submit((source, records))
+                            records = []
+            if records:
+                submit((source, records))
         while pending:
             finish_one()
     finally:
@@ -229,7 +230,7 @@ def _deliver(result_fd: int, results: queue.SimpleQueue) -> None:
 
 
 def _normalize_batch(ruleset: Ruleset, batch: FileRange | LineBatch | tuple[str, list], nested: bool, strict: bool) -> bytes:
-    """One batch (a range of a file, raw NDJSON lines, or records parsed from a document) to a result frame."""
+    """One batch (a range of a file, raw NDJSON lines, or the records of a document) to a result frame."""
     out, rejects, counts = BytesIO(), BytesIO(), Counts()
     failure, status = b"", _OK
     try:
@@ -238,7 +239,7 @@ def _normalize_batch(ruleset: Ruleset, batch: FileRange | LineBatch | tuple[str,
         elif batch.__class__ is LineBatch:
             source, items = batch.source, parse_batch(batch)
         else:
-            source, items = batch
+            source, items = batch[0], parsed(batch[1])
         normalize_items(items, source, ruleset, nested=nested, strict=strict,
                         write=out.write, write_reject=rejects.write, counts=counts)
     except StrictFailure as exc:

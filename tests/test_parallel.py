@@ -18,7 +18,7 @@ from normalizer.bench import corpus
 from normalizer.file_ranges import file_ranges, plain_ndjson_start, range_items
 from normalizer.parallel import WorkerFailed, normalize_parallel
 from normalizer.pipeline import Counts
-from normalizer.readers import LineBatch, parse_batch, read_batches, read_records
+from normalizer.readers import LineBatch, Reject, parse_batch, parsed, read_batches, read_records
 from normalizer.ruleset import load_ruleset
 
 
@@ -76,15 +76,29 @@ def test_jobs_must_be_positive(inputs):
     assert _run([str(inputs / "a.ndjson"), "-j", "0"])[0] == 2
 
 
-def test_batches_reproduce_read_records(inputs):
-    """Batches parsed separately give the same items, line numbers included, as one read."""
-    with open(inputs / "a.ndjson", "rb") as f:
-        whole = list(read_records(f, "a"))
-    with open(inputs / "a.ndjson", "rb") as f:
+def _batched(path):
+    with open(path, "rb") as f:
         parts = []
         for item in read_batches(f, "a", batch_bytes=4096):
-            parts.extend(parse_batch(item) if isinstance(item, LineBatch) else [item])
-    assert parts == whole
+            parts.extend(parse_batch(item) if isinstance(item, LineBatch) else parsed([item]))
+    return parts
+
+
+def test_batches_reproduce_read_records(inputs, tmp_path):
+    """Batches parsed separately give the same items, line numbers included, as one read:
+    NDJSON lines, and documents whose records travel as text (bad elements, non-objects,
+    an envelope, a pretty-printed array, one cut off by a fresh record, one truncated)."""
+    lines = corpus(30)
+    pretty = orjson.dumps([orjson.loads(line) for line in lines[:5]], option=orjson.OPT_INDENT_2)
+    documents = (b"[" + b",".join(lines[:10]) + b", 42, {bad}, " + lines[10] + b"]\n"
+                 + b'{"value": [' + b",".join(lines[11:20]) + b'], "@odata.nextLink": "x"}\n'
+                 + pretty + b"\n[" + lines[20] + b", {\"Id\": \n" + lines[21] + b"\n[" + lines[22] + b", " + lines[23])
+    (tmp_path / "docs.json").write_bytes(documents)
+    for path in (inputs / "a.ndjson", inputs / "b.json", tmp_path / "docs.json"):
+        with open(path, "rb") as f:
+            whole = list(read_records(f, "a"))
+        assert _batched(path) == whole
+    assert sum(1 for item in whole if isinstance(item, tuple)) > 20 and sum(isinstance(i, Reject) for i in whole) >= 3
 
 
 def _file_items(path, range_bytes):

@@ -35,7 +35,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-q", "--quiet", action="store_true", help="no summary line on stderr")
     p.add_argument(
         "-j", "--jobs", type=_positive, default=1, metavar="N",
-        help="normalize in N processes (output stays in input order; plain NDJSON files scale best; input goes in 1 MiB batches, so not for live streams; default 1)",
+        help="normalize in N processes (output stays in input order; plain NDJSON files scale best; "
+        "input goes in 1 MiB batches, so not for live streams; default 1)",
     )
     add_rule_options(p)
     p.set_defaults(func=run)
@@ -50,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     for path in files:  # check everything first: a typo in the last name should not waste a long run
         try:
             if path != "-":
-                open_input(path).close()  # opened again when its turn comes: a directory may hold more files than may be open at once
+                open_input(path).close()  # opened again at its turn: there may be more files than may be open at once
         except OSError as exc:
             print(f"o365norm: cannot read input {path}: {exc.strerror or exc}", file=sys.stderr)
             return exit_codes.USAGE
