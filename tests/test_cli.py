@@ -683,3 +683,41 @@ def test_an_input_that_disappears_before_its_turn(tmp_path, capsys, monkeypatch)
     assert [orjson.loads(line)["o365.audit.Id"] for line in out.read_bytes().splitlines()] == ["1"]
     assert main([str(first), "/nonexistent/x.ndjson"]) == exit_codes.USAGE  # checked before anything is read
     assert "cannot read input /nonexistent/x.ndjson" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def big_input(tmp_path_factory):
+    from normalizer.bench import corpus
+
+    path = tmp_path_factory.mktemp("big") / "big.ndjson"
+    path.write_bytes(b"\n".join(corpus(5000) * 20) + b"\n")  # 100,000 records: seconds of work
+    return path
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_piped_into_head_stops_quietly(big_input, jobs):
+    proc = subprocess.Popen([sys.executable, "-m", "normalizer", str(big_input), "-j", jobs],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert orjson.loads(proc.stdout.readline())  # like `| head -1`: one record, then the pipe closes
+    proc.stdout.close()
+    err = proc.stderr.read()
+    assert proc.wait(timeout=120) == 0 and err == b""
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_ctrl_c_exits_130_with_whole_records_written(big_input, tmp_path, jobs):
+    import signal
+    import time
+
+    out = tmp_path / "out.ndjson"
+    proc = subprocess.Popen([sys.executable, "-m", "normalizer", str(big_input), "-j", jobs, "-o", str(out)],
+                            stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while (not out.exists() or out.stat().st_size == 0) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    err = proc.stderr.read()
+    assert proc.wait(timeout=120) == 130
+    assert b"o365norm: interrupted" in err and b"Traceback" not in err
+    lines = out.read_bytes().splitlines()
+    assert 0 < len(lines) < 100_000 and all(orjson.loads(line) for line in lines)  # stopped early, nothing half-written

@@ -42,3 +42,6 @@ def run_guarded(fn, args) -> int:
         return fn(args)
     except RulesFailed:
         return exit_codes.RULE_ERROR
+    except KeyboardInterrupt:  # Ctrl-C: what was written stays written (outputs are flushed on the way out)
+        print("o365norm: interrupted", file=sys.stderr)
+        return exit_codes.INTERRUPTED

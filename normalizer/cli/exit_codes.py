@@ -7,3 +7,4 @@ RULE_ERROR = 3  # the rules failed to load or compile
 STRICT = 4  # --strict: a rule failed at runtime on a record; stopped there
 SPARK_FAILED = 5  # the Spark job only: Spark itself failed (a task failed too often, an output could not be written)
 WORKER_FAILED = 6  # --jobs: a worker process died (killed, out of memory); output is complete up to its batch
+INTERRUPTED = 130  # Ctrl-C (SIGINT), as shells report it; output is complete up to the last record written

@@ -90,8 +90,8 @@ def run(args: argparse.Namespace) -> int:
     except WorkerFailed as exc:
         print(f"o365norm: {exc}; the output is complete up to the batch it was working on", file=sys.stderr)
         status = exit_codes.WORKER_FAILED
-    except BrokenPipeError:  # e.g. piped into `head`: stop quietly
-        sys.stderr.close()
+    except BrokenPipeError:  # e.g. piped into `head`: stop quietly (what is still buffered goes nowhere)
+        _discard_broken_std_streams()
         return exit_codes.OK
     finally:
         out.flush()
@@ -119,6 +119,20 @@ def _opened(files: list[str]) -> Iterator[tuple[str, BinaryIO]]:
         except OSError as exc:
             raise _InputGone(f"cannot read input {path}: {exc.strerror or exc}") from None
         yield path, stream
+
+
+def _discard_broken_std_streams() -> None:
+    """Point stdout (and stderr) at /dev/null so that the flushes still to come, ours and
+    the interpreter's at exit, do not fail again on the closed pipe."""
+    import os
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (BrokenPipeError, ValueError):
+            os.dup2(devnull, stream.fileno())
+    os.close(devnull)
 
 
 def _positive(text: str) -> int:
