@@ -14,11 +14,10 @@ from __future__ import annotations
 
 import io
 import os
-import stat
 from dataclasses import dataclass
 from typing import BinaryIO, Iterator
 
-from .readers import BOM, Item, Gunzip, decompressing, ndjson_items, sniff
+from .readers import BOM, Gunzip, Item, decompressing, is_regular_file, ndjson_items, sniff
 
 
 @dataclass(frozen=True)
@@ -36,12 +35,9 @@ def plain_ndjson_start(stream: BinaryIO) -> int | None:
     """Where the lines of ``stream`` start (0, or 3 past a byte-order mark) if it is a regular,
     uncompressed file read as NDJSON; None for anything else (a pipe, gzip, a JSON document),
     which the main process must read itself. The stream is left at its start either way."""
-    try:
-        fd = stream.fileno()
-        if not stat.S_ISREG(os.fstat(fd).st_mode) or stream.tell() != 0:
-            return None
-    except (OSError, AttributeError, io.UnsupportedOperation):
+    if not is_regular_file(stream) or stream.tell() != 0:
         return None
+    fd = stream.fileno()
     try:
         raw = decompressing(stream)
         if isinstance(raw, Gunzip):

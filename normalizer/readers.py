@@ -216,7 +216,7 @@ class _Prefixed(_Readable):
 
     def __init__(self, head: bytes, rest: BinaryIO, before_read: Callable[[], object] | None = None):
         self._head, self._rest, self._before_read = memoryview(head), rest, before_read
-        self._read_into = rest.readinto if _is_regular_file(rest) and hasattr(rest, "readinto") else None
+        self._read_into = rest.readinto if is_regular_file(rest) and hasattr(rest, "readinto") else None
         self._read_rest = getattr(rest, "read1", None) or rest.read
 
     def readinto(self, b) -> int:
@@ -232,7 +232,8 @@ class _Prefixed(_Readable):
         return len(data)
 
 
-def _is_regular_file(stream: BinaryIO) -> bool:
+def is_regular_file(stream: BinaryIO) -> bool:
+    """A file on disk (it never makes a reader wait), not a pipe, terminal or socket."""
     try:
         return stat.S_ISREG(os.fstat(stream.fileno()).st_mode)
     except (OSError, AttributeError, ValueError, io.UnsupportedOperation):
