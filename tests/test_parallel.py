@@ -52,6 +52,11 @@ def test_jobs_output_is_identical(inputs, jobs):
     assert f"{6002 + 50 + 1950} records in".encode() in many[2]  # the blank line is not a record
 
 
+def test_jobs_nested_output_is_identical(inputs):
+    files = [str(inputs / n) for n in ("a.ndjson", "b.json", "c.ndjson.gz")]
+    assert _run([*files, "--nested", "-q"]) == _run([*files, "--nested", "-q", "-j", "2"])
+
+
 def test_jobs_with_stdin(inputs):
     data = (inputs / "a.ndjson").read_bytes()
     assert _run(["-", "-q"], stdin=data)[:2] == _run(["-", "-q", "-j", "2"], stdin=data)[:2]
